@@ -1,0 +1,230 @@
+"""Episode generation (GAME.md §4.2–4.5) and proposal creation (§6.1).
+
+Base ads, late arrivals, rings and identifiers all come from the ``episode`` stream, in that order;
+the k-th proposal comes from ``proposal/<k>``. Identifier values are unique per kind within a match
+(collision redraw from the same stream), except where a ring shares a kind.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .ads import Ad, Ring
+from .rng import b32, int_range, member, pick, stream
+from .spec import (
+    ARRIVAL_WEIGHTS,
+    CATEGORY_BY_ID,
+    CATEGORY_GROUPS,
+    CORE_COUNTRIES,
+    COUNTRY_GROUP_PROBS,
+    GRAY_SEVERITY,
+    GROUP_PROBS,
+    IDENTIFIER_KINDS,
+    OTHER_COUNTRIES,
+    REGISTRARS,
+    RING_TOPOLOGIES,
+    STEM_A,
+    STEM_B,
+    STYLE_PROBS,
+    TaskSpec,
+)
+
+_REGISTRAR_NAMES = tuple(r for r, _ in REGISTRARS)
+_REGISTRAR_PROBS = tuple(p for _, p in REGISTRARS)
+_STYLES = ("plain", "pushy")
+
+
+@dataclass
+class UsedIds:
+    """Identifier values already used in a match, per kind (collision redraw, §4.2)."""
+
+    ad_id: set[str] = field(default_factory=set)
+    advertiser_id: set[str] = field(default_factory=set)
+    payment_id: set[str] = field(default_factory=set)
+    domain_stem: set[str] = field(default_factory=set)
+    targeting_fingerprint: set[str] = field(default_factory=set)
+    config_fingerprint: set[str] = field(default_factory=set)
+
+
+def _draw_unique(rng: random.Random, used: set[str], prefix: str, bits: int, chars: int) -> str:
+    while True:
+        value = prefix + b32(int(rng.random() * (1 << bits)), chars)
+        if value not in used:
+            used.add(value)
+            return value
+
+
+def _draw_stem(rng: random.Random, used: set[str]) -> str:
+    r = rng.random
+    while True:
+        a = member(r(), STEM_A)
+        b = member(r(), STEM_B)
+        n = int_range(r(), 0, 99)
+        stem = a + b + (str(n) if n > 0 else "")
+        if stem not in used:
+            used.add(stem)
+            return stem
+
+
+def _draw_kind(rng: random.Random, kind: str, used: UsedIds, target: Ad | dict[str, str]) -> None:
+    """Draw one identifier kind into ``target`` (an Ad or a ring's value dict)."""
+    if kind == "payment_id":
+        value = {"payment_id": _draw_unique(rng, used.payment_id, "pm_", 40, 8)}
+    elif kind == "domain":
+        registrar = _REGISTRAR_NAMES[pick(rng.random(), _REGISTRAR_PROBS)]
+        value = {"registrar": registrar, "domain_stem": _draw_stem(rng, used.domain_stem)}
+    elif kind == "targeting_fingerprint":
+        value = {"targeting_fingerprint": _draw_unique(rng, used.targeting_fingerprint, "tf_", 30, 6)}
+    else:
+        value = {"config_fingerprint": _draw_unique(rng, used.config_fingerprint, "cfg_", 30, 6)}
+    for k, v in value.items():
+        if isinstance(target, Ad):
+            setattr(target, k, v)
+        else:
+            target[k] = v
+
+
+def _set_label_fields(ad: Ad) -> None:
+    if ad.label == "fraud":
+        cat = CATEGORY_BY_ID[ad.category]
+        ad.fraud_type, ad.severity = cat.fraud_type, cat.severity
+    elif ad.label == "gray":
+        ad.fraud_type, ad.severity = "gray_area", GRAY_SEVERITY
+    else:
+        ad.fraud_type, ad.severity = "", 0.0
+
+
+def _pool_groups(pool: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return {g: tuple(c for c in pool if CATEGORY_BY_ID[c].group == g) for g in CATEGORY_GROUPS}
+
+
+@dataclass
+class Episode:
+    """Everything generated at reset."""
+
+    base_ads: list[Ad]  # generation order
+    late: list[Ad]  # selection order
+    rings: list[Ring]
+    used: UsedIds
+
+
+def generate_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -> Episode:
+    """Generate the base ads, late arrivals, rings and identifiers of a match (§4.3–4.5)."""
+    rng = stream(task_id, seed, "episode")
+    r = rng.random
+    used = UsedIds()
+    groups = _pool_groups(task.category_pool)
+
+    # Step 1: base ads in generation order.
+    labels = ["legit"] * task.n_legit + ["fraud"] * task.n_fraud + ["gray"] * task.n_gray
+    base: list[Ad] = []
+    for label in labels:
+        ad_id = _draw_unique(rng, used.ad_id, "ad_", 30, 6)
+        probs = GROUP_PROBS[label]
+        live = [(g, p) for g, p in zip(CATEGORY_GROUPS, probs, strict=True) if groups[g]]
+        total = sum(p for _, p in live)
+        group = live[pick(r(), [p / total for _, p in live])][0]
+        category = member(r(), groups[group])
+        ad = Ad(ad_id, label, category, group)
+        ad.style = _STYLES[pick(r(), STYLE_PROBS[label])]
+        ad.text_seed = int(r() * (1 << 32))
+        core = pick(r(), COUNTRY_GROUP_PROBS[label]) == 0
+        ad.country = member(r(), CORE_COUNTRIES if core else OTHER_COUNTRIES)
+        _set_label_fields(ad)
+        base.append(ad)
+
+    # Step 2: late arrivals, weighted draws without replacement.
+    n_late = task.late_arrivals if max_rounds > 1 else 0
+    remaining = list(base)
+    late: list[Ad] = []
+    for k in range(n_late):
+        total = sum(ARRIVAL_WEIGHTS[a.label] for a in remaining)
+        x = r() * total
+        acc = 0
+        chosen = len(remaining) - 1
+        for i, a in enumerate(remaining):
+            acc += ARRIVAL_WEIGHTS[a.label]
+            if x < acc:
+                chosen = i
+                break
+        ad = remaining.pop(chosen)
+        ad.late_round = 2 + (k % (max_rounds - 1))
+        late.append(ad)
+
+    # Step 3: rings.
+    rings: list[Ring] = []
+    if task.n_rings > 0:
+        frauds = [a for a in base if a.label == "fraud"]
+        for i in range(len(frauds) - 1, 0, -1):
+            j = int(r() * (i + 1))
+            frauds[i], frauds[j] = frauds[j], frauds[i]
+        pos = 0
+        for i in range(task.n_rings):
+            left = task.n_rings - 1 - i
+            hi = min(5, (len(frauds) - pos) - 3 * left)
+            if hi < 3:
+                break
+            size = int_range(r(), 3, hi)
+            members = frauds[pos:pos + size]
+            pos += size
+            k = int_range(r(), 2, 4)
+            kinds = list(IDENTIFIER_KINDS)
+            for a in range(len(kinds) - 1, 0, -1):
+                b = int(r() * (a + 1))
+                kinds[a], kinds[b] = kinds[b], kinds[a]
+            shared = tuple(x for x in IDENTIFIER_KINDS if x in kinds[:k])  # canonical kind order
+            ring = Ring(f"ring_{i}", [m.ad_id for m in members], shared, RING_TOPOLOGIES[i % 3])
+            for m in members:
+                m.ring_id = ring.ring_id
+            rings.append(ring)
+
+    # Step 4: identifiers; ring values first, then each base ad.
+    ring_values: dict[str, dict[str, str]] = {}
+    for ring in rings:
+        values: dict[str, str] = {}
+        for kind in ring.shared_kinds:
+            _draw_kind(rng, kind, used, values)
+        ring_values[ring.ring_id] = values
+    ring_by_id = {ring.ring_id: ring for ring in rings}
+    for ad in base:
+        ad.advertiser_id = _draw_unique(rng, used.advertiser_id, "adv_", 30, 6)
+        shared = ring_by_id[ad.ring_id].shared_kinds if ad.ring_id else ()
+        for kind in IDENTIFIER_KINDS:
+            if kind in shared:
+                for k, v in ring_values[ad.ring_id].items():  # type: ignore[index]
+                    setattr(ad, k, v)
+            else:
+                _draw_kind(rng, kind, used, ad)
+        if ad.ring_id:
+            ring = ring_by_id[ad.ring_id]
+            if "payment_id" in shared:
+                ad.n_on_payment = len(ring.members)
+            ad.shares_fingerprint = "targeting_fingerprint" in shared
+    return Episode(base, late, rings, used)
+
+
+def create_proposal(task_id: str, seed: int, slot: int, category: str, camouflage: tuple[str, ...],
+                    used: UsedIds) -> Ad:
+    """Create the staged ad of an accepted ``propose_ad`` in slot ``slot`` (§6.1); texts set by caller."""
+    rng = stream(task_id, seed, f"proposal/{slot}")
+    r = rng.random
+    ad_id = _draw_unique(rng, used.ad_id, "ad_", 30, 6)
+    cat = CATEGORY_BY_ID[category]
+    ad = Ad(ad_id, "fraud", category, cat.group)
+    ad.is_proposal = True
+    ad.slot_index = slot
+    ad.camouflage = camouflage
+    ad.advertiser_id = _draw_unique(rng, used.advertiser_id, "adv_", 30, 6)
+    ad.payment_id = _draw_unique(rng, used.payment_id, "pm_", 40, 8)
+    ad.registrar = _REGISTRAR_NAMES[pick(r(), _REGISTRAR_PROBS)]
+    ad.domain_stem = _draw_stem(rng, used.domain_stem)
+    ad.targeting_fingerprint = _draw_unique(rng, used.targeting_fingerprint, "tf_", 30, 6)
+    ad.config_fingerprint = _draw_unique(rng, used.config_fingerprint, "cfg_", 30, 6)
+    column = "legit" if "advertiser_history" in camouflage else "fraud"
+    core = pick(r(), COUNTRY_GROUP_PROBS[column]) == 0
+    ad.country = member(r(), CORE_COUNTRIES if core else OTHER_COUNTRIES)
+    ad.text_seed = int(r() * (1 << 32))
+    ad.fraud_type, ad.severity = cat.fraud_type, cat.severity
+    ad.impact = cat.severity * (1 - 0.2 * len(camouflage))
+    return ad
