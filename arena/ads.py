@@ -47,6 +47,7 @@ class Ad:
         "targeting_summary",
         "text_seed",
         "verdict_round",
+        "view",
     )
 
     def __init__(self, ad_id: str, label: str, category: str, group: str) -> None:
@@ -88,6 +89,7 @@ class Ad:
         self.pending_blurb: str | None = None
         self.n_on_payment = 1
         self.shares_fingerprint = False
+        self.view: dict[str, Any] | None = None  # cached public AdView; reset on every public change
 
     def mode(self, target: str) -> str:
         """The column a target's fields are drawn from (§5.2/§6.2)."""

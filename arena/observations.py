@@ -27,13 +27,20 @@ if TYPE_CHECKING:
 
 
 def ad_view(ad: Ad) -> dict[str, Any]:
-    """The public surface of a published ad (§5.1)."""
+    """The public surface of a published ad (§5.1).
+
+    The dict is cached on the ad until its public state changes and shared between observations:
+    consumers must treat observations as read-only.
+    """
+    view = ad.view
+    if view is not None:
+        return view
     pulled = ad.pulled
     if len(pulled) > 1:
         targets = sorted(pulled, key=TARGET_INDEX.__getitem__)
     else:
         targets = list(pulled)
-    return {
+    view = ad.view = {
         "ad_id": ad.ad_id,
         "category": ad.category,
         "category_display": CATEGORY_BY_ID[ad.category].display,
@@ -47,6 +54,7 @@ def ad_view(ad: Ad) -> dict[str, Any]:
         "confidence": ad.confidence,
         "pulled_targets": targets,
     }
+    return view
 
 
 def _header(env: RefereeEnvironment, role: str) -> dict[str, Any]:
@@ -181,13 +189,13 @@ def _ad_info(ad: Ad) -> str:
 def _fraudster(env: RefereeEnvironment, obs: dict[str, Any], text: bool) -> None:
     current = []
     for a in env.queue:
-        v = ad_view(a)
+        v = dict(ad_view(a))
         v["is_my_proposal"] = a.is_proposal
         if a.is_proposal:
             v["slot_index"] = a.slot_index
         current.append(v)
     for a in env.staged:
-        v = ad_view(a)
+        v = dict(ad_view(a))
         v["status"] = "staged"
         v["is_my_proposal"] = True
         v["slot_index"] = a.slot_index

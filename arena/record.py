@@ -38,7 +38,9 @@ def effective_knobs(env: RefereeEnvironment) -> dict[str, Any]:
 def _ad_entry(ad: Ad) -> dict[str, Any]:
     copy = ad.ad_copy or compose("copy", ad.category, ad.style, ad.text_seed)
     targeting = ad.targeting_summary or compose("targeting", ad.category, ad.style, ad.text_seed)
-    landing = ad.content_summary or compose("landing", ad.category, ad.style, ad.text_seed)
+    if not ad.content_summary:
+        ad.content_summary = compose("landing", ad.category, ad.style, ad.text_seed)
+    landing = ad.content_summary
     return {
         "ad_id": ad.ad_id,
         "label": ad.label,

@@ -9,7 +9,6 @@ A match is a pure function of (task_id, seed, overrides, accepted actions); see 
 from __future__ import annotations
 
 import bisect
-import math
 import secrets
 from typing import Any
 
@@ -137,6 +136,7 @@ class RefereeEnvironment:
         self.plausibility: dict[str, float] | None = None
         self.rewards: dict[str, float] | None = None
         self._record_cache: dict[str, Any] | None = None
+        self._record_key = -1
 
     # ----------------------------------------------------------------------------------------------------
     # Public API
@@ -194,14 +194,15 @@ class RefereeEnvironment:
         return self.role_actions[role]
 
     def record(self) -> dict[str, Any]:
-        """The match record (§11); cached once the match is done."""
+        """The match record (§11). Built once per state: cached after match end until the next flag."""
         from .record import build_record
 
-        if self._record_cache is not None:
+        key = len(self.actions)
+        if self._record_cache is not None and self._record_key == key:
             return self._record_cache
         rec = build_record(self)
-        if self.phase == "done":
-            self._record_cache = rec
+        if self.grader is not None:  # after match end the ads no longer change
+            self._record_cache, self._record_key = rec, key
         return rec
 
     # ----------------------------------------------------------------------------------------------------
@@ -241,7 +242,7 @@ class RefereeEnvironment:
                 finding["registrar"] = ad.registrar
                 finding["domain_stem"] = ad.domain_stem
                 finding["domain"] = ad.domain_stem + "." + ad.fields["landing_page"]["tld"]
-                finding["content_summary"] = ad.content_summary
+                finding["content_summary"] = self.content_summary(ad)
             elif target == "payment_method":
                 finding["payment_id"] = ad.payment_id
             elif target == "targeting_overlap":
@@ -253,12 +254,20 @@ class RefereeEnvironment:
         finding["text"] = render_text(target, finding)
         return finding
 
+    @staticmethod
+    def content_summary(ad: Ad) -> str:
+        """The landing-page text (composed lazily for organic ads: only pulls and records need it)."""
+        if not ad.content_summary:
+            ad.content_summary = compose("landing", ad.category, ad.style, ad.text_seed)
+        return ad.content_summary
+
     def _set_copy(self, ad: Ad, copy: str) -> None:
         if copy != ad.ad_copy:
             if ad.arrived_round is not None:
                 ad.copy_revision += 1
             ad.ad_copy = copy
             ad.copy_markers = copy_markers(copy)
+            ad.view = None
 
     # ----------------------------------------------------------------------------------------------------
     # Investigator actions
@@ -277,6 +286,7 @@ class RefereeEnvironment:
             raise illegal(f"{ad.ad_id} already has {MAX_PULLS_PER_AD} pulls")
         self._log(role, act)
         ad.pulled[target] = self.make_finding(ad, target)
+        ad.view = None
         self.n_investigate += 1
         self.focus_ad = ad.ad_id
         self.feedback[role] = f"Investigated {target} on {ad.ad_id}."
@@ -291,6 +301,7 @@ class RefereeEnvironment:
         ad.status = act["verdict"]
         ad.confidence = act["confidence"]
         ad.verdict_round = self.round_number
+        ad.view = None
         self.verdict_order.append(ad)
         self.focus_ad = ad.ad_id
         self.feedback[role] = f"Recorded verdict {ad.status} on {ad.ad_id} (confidence {ad.confidence})."
@@ -368,6 +379,7 @@ class RefereeEnvironment:
         ad.targeting_summary = act.get("targeting_summary") or compose("targeting", category, "plain",
                                                                        ad.text_seed)
         ad.content_summary = act.get("landing_page_blurb") or compose("landing", category, "plain", ad.text_seed)
+
         self.ads[ad.ad_id] = ad
         self.proposals.append(ad)
         self.staged.append(ad)
@@ -461,8 +473,8 @@ class RefereeEnvironment:
             ad.ad_copy = compose("copy", ad.category, ad.style, ad.text_seed)
             ad.copy_markers = copy_markers(ad.ad_copy)
             ad.targeting_summary = compose("targeting", ad.category, ad.style, ad.text_seed)
-            ad.content_summary = compose("landing", ad.category, ad.style, ad.text_seed)
         ad.arrived_round = r
+        ad.view = None
         i = bisect.bisect_left(self._queue_ids, ad.ad_id)
         self._queue_ids.insert(i, ad.ad_id)
         self.queue.insert(i, ad)
@@ -476,6 +488,7 @@ class RefereeEnvironment:
                 ad.status = "approve"
                 ad.confidence = 0.0
                 ad.auto_approved = True
+                ad.view = None
         if self.end_reason is None:
             self.end_reason = "all_decided" if all_decided else "max_rounds"
         self.final_round = self.round_number
@@ -517,9 +530,9 @@ class RefereeEnvironment:
     def _do_submit_audit_report(self, role: str, act: dict[str, Any]) -> None:
         self._log(role, act)
         self.audit_report = act.get("audit_report", {})
-        from .record import build_record
-
-        rec = build_record(self)
+        self.phase = "done"
+        self.turn_count = 0
+        rec = self.record()  # the done record without audit results; completed in place below
         self.plausibility = audit.plausibility(rec)
         self.ground_truth = [list(f) for f in audit.ground_truth_flags(rec)]
         truth = {tuple(f) for f in self.ground_truth}
@@ -529,12 +542,10 @@ class RefereeEnvironment:
         inv = investigator_reward(self.grader["score"],  # type: ignore[index]
                                   {f for f in submitted if f[0] == "A"}, {f for f in truth if f[0] == "A"})
         self.rewards = {"fraudster": fraud, "investigator": inv, "auditor": f1_score(submitted, truth)}
-        for name, value in self.rewards.items():
-            if not math.isfinite(value):  # pragma: no cover - guarded by construction
-                raise ArenaError("illegal_action", f"non-finite {name} reward")
+        rec["plausibility"] = self.plausibility
+        rec["rewards"] = self.rewards
+        rec["audit"]["ground_truth_flags"] = self.ground_truth
         self.feedback[role] = "Submitted the audit report; the match is done."
-        self.phase = "done"
-        self.turn_count = 0
 
 
 def replay(record: dict[str, Any]) -> RefereeEnvironment:

@@ -55,8 +55,13 @@ def member(u: float, items: Sequence[T]) -> T:
     return items[int(u * len(items))]
 
 
+_PAIRS = tuple(a + b for a in B32_ALPHABET for b in B32_ALPHABET)  # 10 bits -> 2 chars
+
+
 def b32(value: int, n: int) -> str:
     """Write ``value`` as ``n`` base-32 characters, most significant first."""
+    if n == 6:
+        return _PAIRS[(value >> 20) & 1023] + _PAIRS[(value >> 10) & 1023] + _PAIRS[value & 1023]
     out = []
     for _ in range(n):
         out.append(B32_ALPHABET[value & 31])
