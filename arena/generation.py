@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .ads import Ad, Ring
 from .rng import b32, int_range, member, pick, stream
@@ -67,22 +68,16 @@ def _draw_stem(rng: random.Random, used: set[str]) -> str:
             return stem
 
 
-def _draw_kind(rng: random.Random, kind: str, used: UsedIds, target: Ad | dict[str, str]) -> None:
-    """Draw one identifier kind into ``target`` (an Ad or a ring's value dict)."""
+def _draw_kind(rng: random.Random, kind: str, used: UsedIds) -> tuple[tuple[str, str], ...]:
+    """Draw one identifier kind; returns (attribute, value) pairs (``domain`` = registrar then stem)."""
     if kind == "payment_id":
-        value = {"payment_id": _draw_unique(rng, used.payment_id, "pm_", 40, 8)}
-    elif kind == "domain":
+        return (("payment_id", _draw_unique(rng, used.payment_id, "pm_", 40, 8)),)
+    if kind == "domain":
         registrar = _REGISTRAR_NAMES[pick(rng.random(), _REGISTRAR_PROBS)]
-        value = {"registrar": registrar, "domain_stem": _draw_stem(rng, used.domain_stem)}
-    elif kind == "targeting_fingerprint":
-        value = {"targeting_fingerprint": _draw_unique(rng, used.targeting_fingerprint, "tf_", 30, 6)}
-    else:
-        value = {"config_fingerprint": _draw_unique(rng, used.config_fingerprint, "cfg_", 30, 6)}
-    for k, v in value.items():
-        if isinstance(target, Ad):
-            setattr(target, k, v)
-        else:
-            target[k] = v
+        return (("registrar", registrar), ("domain_stem", _draw_stem(rng, used.domain_stem)))
+    if kind == "targeting_fingerprint":
+        return (("targeting_fingerprint", _draw_unique(rng, used.targeting_fingerprint, "tf_", 30, 6)),)
+    return (("config_fingerprint", _draw_unique(rng, used.config_fingerprint, "cfg_", 30, 6)),)
 
 
 def _set_label_fields(ad: Ad) -> None:
@@ -95,8 +90,14 @@ def _set_label_fields(ad: Ad) -> None:
         ad.fraud_type, ad.severity = "", 0.0
 
 
-def _pool_groups(pool: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    return {g: tuple(c for c in pool if CATEGORY_BY_ID[c].group == g) for g in CATEGORY_GROUPS}
+@lru_cache(maxsize=64)
+def _group_table(pool: tuple[str, ...], label: str) -> tuple[tuple[tuple[str, ...], ...], tuple[float, ...]]:
+    """Non-empty category groups of a pool (canonical order) and their renormalised pick weights (§4.3)."""
+    groups = [(tuple(c for c in pool if CATEGORY_BY_ID[c].group == g), p)
+              for g, p in zip(CATEGORY_GROUPS, GROUP_PROBS[label], strict=True)]
+    live = [(members, p) for members, p in groups if members]
+    total = sum(p for _, p in live)
+    return tuple(m for m, _ in live), tuple(p / total for _, p in live)
 
 
 @dataclass
@@ -114,21 +115,19 @@ def generate_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -
     rng = stream(task_id, seed, "episode")
     r = rng.random
     used = UsedIds()
-    groups = _pool_groups(task.category_pool)
+    pool = task.category_pool
 
     # Step 1: base ads in generation order.
     labels = ["legit"] * task.n_legit + ["fraud"] * task.n_fraud + ["gray"] * task.n_gray
     base: list[Ad] = []
     for label in labels:
         ad_id = _draw_unique(rng, used.ad_id, "ad_", 30, 6)
-        probs = GROUP_PROBS[label]
-        live = [(g, p) for g, p in zip(CATEGORY_GROUPS, probs, strict=True) if groups[g]]
-        total = sum(p for _, p in live)
-        group = live[pick(r(), [p / total for _, p in live])][0]
-        category = member(r(), groups[group])
-        ad = Ad(ad_id, label, category, group)
+        members, weights = _group_table(pool, label)
+        in_group = members[pick(r(), weights)]
+        category = member(r(), in_group)
+        ad = Ad(ad_id, label, category, CATEGORY_BY_ID[category].group)
         ad.style = _STYLES[pick(r(), STYLE_PROBS[label])]
-        ad.text_seed = int(r() * (1 << 32))
+        ad.text_seed = int(r() * 4294967296)
         core = pick(r(), COUNTRY_GROUP_PROBS[label]) == 0
         ad.country = member(r(), CORE_COUNTRIES if core else OTHER_COUNTRIES)
         _set_label_fields(ad)
@@ -184,7 +183,7 @@ def generate_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -
     for ring in rings:
         values: dict[str, str] = {}
         for kind in ring.shared_kinds:
-            _draw_kind(rng, kind, used, values)
+            values.update(_draw_kind(rng, kind, used))
         ring_values[ring.ring_id] = values
     ring_by_id = {ring.ring_id: ring for ring in rings}
     for ad in base:
@@ -195,7 +194,8 @@ def generate_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -
                 for k, v in ring_values[ad.ring_id].items():  # type: ignore[index]
                     setattr(ad, k, v)
             else:
-                _draw_kind(rng, kind, used, ad)
+                for k, v in _draw_kind(rng, kind, used):
+                    setattr(ad, k, v)
         if ad.ring_id:
             ring = ring_by_id[ad.ring_id]
             if "payment_id" in shared:

@@ -75,7 +75,11 @@ def _ad_entry(ad: Ad) -> dict[str, Any]:
 
 def build_record(env: RefereeEnvironment) -> dict[str, Any]:
     """Assemble the record of a match in any phase (an unfinished match has no grades or rewards)."""
-    ads = sorted(env.ads.values(), key=lambda a: a.ad_id)
+    entries = env.ad_entries
+    if entries is None:
+        entries = [_ad_entry(a) for a in sorted(env.ads.values(), key=lambda a: a.ad_id)]
+        if env.grader is not None:  # ads no longer change after match end
+            env.ad_entries = entries
     submitted = [[f["track"], f["flag_type"], f["target_ad_id"]] for f in env.flags]
     audit: dict[str, Any] | None = None
     if env.grader is not None:
@@ -86,7 +90,7 @@ def build_record(env: RefereeEnvironment) -> dict[str, Any]:
         "config": {"task_id": env.task_id, "seed": env.seed, "overrides": dict(env.overrides),
                    "effective": effective_knobs(env)},
         "actions": [dict(a) for a in env.actions],
-        "ads": [_ad_entry(a) for a in ads],
+        "ads": entries,
         "rings": [{"ring_id": r.ring_id, "topology": r.topology, "members": sorted(r.members),
                    "shared_kinds": list(r.shared_kinds)} for r in env.rings],
         "links": env.link_rows if env.grader is not None else [

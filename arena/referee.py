@@ -137,6 +137,7 @@ class RefereeEnvironment:
         self.rewards: dict[str, float] | None = None
         self._record_cache: dict[str, Any] | None = None
         self._record_key = -1
+        self.ad_entries: list[dict[str, Any]] | None = None  # record ads, frozen at match end
 
     # ----------------------------------------------------------------------------------------------------
     # Public API

@@ -1,6 +1,7 @@
 """Benchmark of the game engine: full matches and referee steps per second, and memory per live match.
 
-Single process, one core. For every task it plays complete matches with the scripted bots and with
+Single process, one core; rates use the process CPU time (robust to other load on a shared box).
+For every task it plays complete matches with the scripted bots and with
 random bots (bots see ``observe(role, text=False)``, as in training), and the same random-bot loop with
 full observations (text summaries included, as served to external agents) as the in-run baseline.
 It also creates 1,000 live ``RefereeEnvironment`` objects and reports the memory each holds.
@@ -32,7 +33,7 @@ def run_loop(task_id: str, kinds: dict[str, str], seconds: float, text: bool) ->
     """Play matches back to back for ``seconds``; returns matches/s and steps/s."""
     matches = steps = 0
     seed = 0
-    start = time.perf_counter()
+    start = time.process_time()
     deadline = start + seconds
     while True:
         env = RefereeEnvironment(task_id=task_id, seed=seed)
@@ -44,7 +45,7 @@ def run_loop(task_id: str, kinds: dict[str, str], seconds: float, text: bool) ->
         env.record()
         matches += 1
         seed += 1
-        now = time.perf_counter()
+        now = time.process_time()
         if now >= deadline:
             break
     elapsed = now - start
