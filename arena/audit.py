@@ -35,6 +35,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from . import spec
@@ -239,24 +240,29 @@ def _five_grams(words: Sequence[str]) -> list[tuple[str, ...]]:
     return [tuple(words[i:i + 5]) for i in range(len(words) - 4)]
 
 
-def template_repetition(copy: str, earlier_copies: Iterable[str]) -> bool:
-    """§10.2 ``template_repetition`` of ``copy`` against the final copies of lower-slot proposals."""
-    norm = normalise_copy(copy)
+@lru_cache(maxsize=4096)
+def _copy_shape(text: str) -> tuple[str, int, frozenset[tuple[str, ...]], int]:
+    """(normalised copy, word count, set of word 5-grams, largest count of one 5-gram); cached (pure)."""
+    norm = normalise_copy(text)
     words = norm.split()
     grams = _five_grams(words)
-    if grams and max(Counter(grams).values()) > 4:
+    top = max(Counter(grams).values()) if grams else 0
+    return norm, len(words), frozenset(grams), top
+
+
+def template_repetition(copy: str, earlier_copies: Iterable[str]) -> bool:
+    """§10.2 ``template_repetition`` of ``copy`` against the final copies of lower-slot proposals."""
+    norm, n_words, grams, top = _copy_shape(copy)
+    if top > 4:
         return True
-    gram_set = set(grams)
     for other in earlier_copies:
-        other_norm = normalise_copy(other)
+        other_norm, other_words, other_grams, _ = _copy_shape(other)
         if other_norm == norm:
             return True
-        other_words = other_norm.split()
-        if len(words) < 5 or len(other_words) < 5:
+        if n_words < 5 or other_words < 5:
             continue
-        other_set = set(_five_grams(other_words))
-        inter = len(gram_set & other_set)
-        union = len(gram_set | other_set)
+        inter = len(grams & other_grams)
+        union = len(grams) + len(other_grams) - inter
         if 10 * inter >= 7 * union:
             return True
     return False

@@ -261,7 +261,14 @@ def _auditor(env: RefereeEnvironment, obs: dict[str, Any]) -> None:
                                 "flags_remaining": 0}
         return
     rec = env.record()
-    obs["full_episode_record"] = rec
+    if env.phase == "done":
+        obs["full_episode_record"] = rec
+    else:  # the seed and global action indices stay hidden until done (§9)
+        obs["full_episode_record"] = {
+            **rec,
+            "config": {k: v for k, v in rec["config"].items() if k != "seed"},
+            "actions": [{k: v for k, v in e.items() if k != "n"} for e in rec["actions"]],
+        }
     obs["investigator_actions"] = [
         {"round": e["round"], "phase": e["phase"], "action": e["action"]}
         for e in env.actions if e["role"] == "investigator"]

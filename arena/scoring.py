@@ -160,7 +160,9 @@ def fraudster_reward(max_proposals: int, proposals: Sequence[tuple[str, float, f
             total += impact * plaus
         elif verdict == "reject":
             total -= 0.1
-    return total / max_proposals
+    # Clamp away float rounding (e.g. three rejections sum to -0.30000000000000004) so the
+    # reward stays inside its stated range [-0.1, 0.95].
+    return min(0.95, max(-0.1, total / max_proposals))
 
 
 def investigator_reward(grader_score: float, submitted_a: set[tuple[Any, ...]],

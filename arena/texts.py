@@ -33,6 +33,7 @@ Documented choices (the implementation's fixed wording, GAME.md §4.1):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 from . import spec
@@ -73,34 +74,35 @@ def _cap(words: tuple[str, ...]) -> tuple[str, ...]:
 # Shared vocabularies
 # ---------------------------------------------------------------------------------------------------------
 
-_BRAND_PREFIX = _v("North|Bright|Clear|Maple|Harbor|Cedar|Summit|Silver|Linden|Willow|Copper|Meadow|River|"
+_BRAND_PREFIX = _v("Ocean|Azure|Clear|Maple|Harbor|Cedar|Summit|Silver|Linden|Willow|Copper|Meadow|River|"
                    "Juniper|Oak|Aster")
 _OPENER = _v("Introducing|Meet|Say hello to|Discover|Presenting|Welcome to|Check out|Take a look at|"
-             "Get to know|Spotlight on|Now featuring|Fresh from")
+             "Get to know|A closer look at|Now featuring|Say hi to")
 _PROOF = _v("Rated 4.8 out of 5 by our customers|Trusted by over 20,000 customers|Family owned since 2009|"
-            "Friendly support by chat or phone|Clear terms and no hidden fees|"
+            "Friendly support by email or phone|Clear terms and no hidden fees|"
             "Serving customers nationwide since 2015|Real reviews from real customers|"
             "Questions? Our team replies within a day|Loved by thousands of regulars|"
             "Independent and proudly small|Transparent pricing from day one|Thousands of five-star reviews|"
             "Secure checkout and easy cancellation|Over 1,500 reviews and counting|"
             "A small crew that answers every message|Simple terms you can read in a minute")
 _CLOSER = _v("See you soon.|Questions are always welcome.|We would love to help.|Full details on our site.|"
-             "Terms apply.|Simple as that.|Take a look whenever suits you.|It takes about a minute.|"
-             "No pressure, just good value.|More on our site.|Everything in one place.|Made with care.")
+             "All the details are online.|Simple as that.|Take a look whenever suits you.|"
+             "It takes about a minute.|No pressure, just good value.|More on our site.|"
+             "Everything in one place.|Made with care.")
 
 # Pushy hooks: each phrase carries exactly one marker family (§5.1).
-_HOOK_A = _v("Act now|Hurry|Last chance|Today only|Ends tonight|Limited time offer|"
+_HOOK_A = _v("Act now|Hurry, offer ends soon|Last chance|Today only|Offer ends tonight|Limited time offer|"
              "You've won a bonus reward|Claim your free gift|You won an exclusive upgrade|"
              "Guaranteed results|Totally risk-free|Double your savings|Earn $100 in credit|As seen on TV|"
              "Experts agree|Verify your account to unlock this deal")
 _HOOK_B = _v("Only a few left at this price|Offer ends tonight at midnight|"
-             "Limited time pricing on every plan|Hurry while stocks last|This is your last chance to join|"
-             "Satisfaction guaranteed or your money back|No risk, cancel whenever you like|"
-             "You can't lose with our refund promise|Every order comes with a free gift|"
-             "Claim your welcome bonus at checkout|Clinically proven by independent labs|"
-             "Doctors hate how simple this is|Loved by celebrities worldwide|"
-             "Build passive income on the side|Earn $50 back on your first purchase|"
-             "Confirm your details to activate the offer")
+             "Limited time pricing on every plan|Hurry, the sale is almost over|"
+             "This is your last chance to join|Satisfaction guaranteed or your money back|"
+             "No risk, cancel whenever you like|You can't lose with our refund promise|"
+             "Every order comes with a free gift|Claim your welcome bonus at checkout|"
+             "Clinically proven by independent labs|Doctors hate how simple this is|"
+             "Loved by celebrities worldwide|Build passive income on the side|"
+             "Earn $50 back on your first purchase|Confirm your details to activate the offer")
 
 _AGE = _v("adults 18-24|adults 25-34|adults 35-44|adults 45-54|adults 55-64|adults 65+|adults 18-34|"
           "adults 25-44|adults 25-54|adults 35-64|adults 21+|all adults 18+")
@@ -130,11 +132,11 @@ _TRUST = _v("a short about-us story|customer reviews|a live chat widget|photos o
 
 _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
     "ecommerce": {
-        "brand": "Goods|Supply|Home|Market|Outfitters|Emporium|Trading|Basics|General|Mercantile|Provisions|"
+        "brand": "Goods|Avenue|Home|Market|Outfitters|Emporium|Bazaar|Basics|General|Mercantile|Provisions|"
                  "Corner",
         "product": "everyday home basics|handmade ceramic mugs|linen bedding sets|kitchen storage jars|"
-                   "cotton bath towels|minimalist desk lamps|reusable water bottles|soft knit throws|"
-                   "bamboo cutting boards|travel backpacks|scented soy candles|wool winter socks",
+                   "cotton bath towels|minimalist desk lamps|reusable water bottles|cozy knitted blankets|"
+                   "bamboo cutting boards|everyday travel bags|natural soy candles|wool winter socks",
         "benefit": "with free returns for 30 days|packed and dispatched within a day|"
                    "made from responsibly sourced materials|at fair prices all year|in a dozen colors|"
                    "ready to use out of the box|backed by a one-year warranty|"
@@ -154,14 +156,14 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a shipping cost calculator|a new arrivals carousel|a wishlist and saved carts",
     },
     "saas": {
-        "brand": "Cloud|Desk|Relay|Flow|Stack|Base|Works|Logic|Board|Track|Notes|Ops",
+        "brand": "Cloud|Office|Relay|Loop|Studio|Base|Suite|Logic|Board|Agenda|Notes|Ops",
         "product": "project planning software|a shared calendar for busy teams|"
                    "invoicing software for freelancers|an expense tracking app|a customer support inbox|"
                    "a note-taking app|online document signing|appointment scheduling software|"
                    "a household budgeting app|inventory tools for small shops|a simple analytics dashboard|"
                    "a shared wiki for remote teams",
         "benefit": "set up in five minutes|with unlimited users on every plan|on desktop and mobile|"
-                   "with no credit card needed to start|with monthly or yearly billing|"
+                   "with no credit card needed to start|billed monthly or once a year|"
                    "connected to the tools you already use|with support from real people|"
                    "with encryption at every step|with export to spreadsheets anytime|"
                    "so everyone stays on the same page|built for small businesses|"
@@ -180,12 +182,12 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "help center articles|a status page link|a short demo video",
     },
     "local_service": {
-        "brand": "Repairs|Home Services|Plumbing|Handyman|Movers|Cleaning|Electric|Appliance Care|Locksmiths|"
-                 "Garden Care|Auto Care|Roofing",
+        "brand": "Repairs|Home Services|Pipe Care|Home Repair|Movers|Cleaning|Electric|Appliance Care|"
+                 "Lock Service|Garden Care|Auto Care|Roofing",
         "product": "same-day plumbing help|appliance repair|house cleaning|furniture assembly|"
-                   "lawn and garden care|emergency locksmith visits|small moving jobs|electrical inspections|"
-                   "gutter cleaning|bike tune-ups|phone screen repair|window washing",
-        "benefit": "from licensed technicians|with upfront pricing|available seven days a week|"
+                   "lawn and garden care|emergency locksmith visits|moving jobs of any size|"
+                   "electrical inspections|gutter cleaning|bike tune-ups|phone screen repair|window washing",
+        "benefit": "from licensed technicians|with a price agreed up front|available seven days a week|"
                    "with no call-out fee|backed by a 90-day workmanship warranty|from a family-run crew|"
                    "with evening and weekend slots|done right the first time|"
                    "with clear quotes before any work|from insured pros in your area|"
@@ -203,8 +205,8 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a list of brands we repair|answers about visits and payment|a warranty on labor",
     },
     "education": {
-        "brand": "Academy|Learning|Institute|School|Study Hub|Classroom|Tutors|Skills Lab|College Online|"
-                 "Campus|Mentors|Courses",
+        "brand": "Academy|Learning|Institute|School|Study House|Classroom|Tutors|Skills Academy|"
+                 "College Online|Campus|Mentor Studio|Courses",
         "product": "online coding lessons|beginner Spanish lessons|data analysis training|"
                    "one-to-one math tutoring|a bookkeeping program|weekend photography workshops|"
                    "exam prep for adults|a UX design bootcamp|public speaking coaching|"
@@ -214,7 +216,7 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "with lifetime access to materials|built around real projects|"
                    "with flexible evening schedules|for complete beginners|"
                    "with a mentor to keep you on track|in plain, friendly language|"
-                   "with monthly payment options",
+                   "paid monthly if you prefer",
         "cta": "Enroll in the next course|Learn online on your own schedule|Book a trial class|"
                "Earn a certificate of completion|Find a tutor who fits your schedule|"
                "Join a live class this week|Start the free intro course|Learn from instructors who care|"
@@ -229,19 +231,19 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "an enrollment form|answers about deadlines|a list of required tools",
     },
     "fitness": {
-        "brand": "Fitness|Athletic|Strength Club|Studio|Training|Motion|Sport|Active|Move|Performance|"
+        "brand": "Fitness|Athletic|Iron House|Studio|Training|Motion|Energy|Active|Move|Performance|"
                  "Boxing Club|Athletics",
-        "product": "small group strength classes|a home workout plan|indoor cycling sessions|"
+        "product": "beginner barbell classes|a home workout plan|indoor cycling sessions|"
                    "personal training packages|beginner yoga classes|kettlebell bootcamps|"
                    "a running club for adults|adjustable dumbbells|a mobility and stretching program|"
                    "swim coaching|a rowing machine|pilates reformer classes",
         "benefit": "with coaches who track your progress|for every fitness level|"
                    "with open slots before and after work|with a free first session|"
-                   "built around your schedule|with form checks on every lift|"
+                   "built around your schedule|with a coach checking your form|"
                    "in a friendly, no-judgment space|with nutrition tips included|"
-                   "in sessions of 30 minutes|with no long contract|with showers and lockers on site|"
+                   "in sessions of 30 minutes|with no annual commitment|with showers and lockers on site|"
                    "designed by certified coaches",
-        "cta": "Book your first workout|Join the gym this month|Take a training session on us|"
+        "cta": "Book your first workout|Come and tour our gym|Take a training session on us|"
                "Start your weight training plan|Find a workout that fits your week|Visit the gym for a tour|"
                "Sign up for personal training|Grab a fitness day pass|Download the training app|"
                "Get a workout plan built for you|Reserve a spot in the next training class|"
@@ -254,20 +256,21 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "locker and parking info|a guide for beginners",
     },
     "fake_giveaway": {
-        "brand": "Rewards|Giveaways|Promotions|Sweepstakes|Draws|Contests|Club|Raffles|Gift Box|Surprises|"
-                 "Lucky Club|Fan Club",
+        "brand": "Reward Studio|Giveaways|Promotions|Sweepstakes|Promo Zone|Contest Avenue|Circle|"
+                 "Raffle House|Gift Boutique|Surprises|Golden Ticket|Fan Zone",
         "product": "a weekend getaway for two|a new gaming console|a year of groceries|a kitchen makeover|"
-                   "a family road trip|concert tickets|a new e-bike|a smart TV bundle|a shopping spree|"
-                   "a home gym set|a camping gear bundle|a designer handbag",
+                   "a family road trip|a pair of concert tickets|a new e-bike|a large TV and audio bundle|"
+                   "a shopping spree|a home gym set|a camping gear bundle|a designer handbag",
         "benefit": "in this month's sweepstakes|up for grabs this season|for one lucky entrant|"
                    "drawn at random on Friday|in our community contest|with official rules online|"
                    "open to adults 18 and over|with no purchase necessary|announced on our page next week|"
                    "for newsletter subscribers|in our anniversary celebration|"
                    "shipped to the selected entrant",
-        "cta": "Enter the sweepstakes in one minute|Submit your entry online|Enter the contest before Sunday|"
-               "Check the rules and enter|One entry per person per day|Join the draw with a quick form|"
-               "Enter now for a chance to be picked|See the contest rules and enter|"
-               "Add a bonus entry by sharing|Enter the monthly draw|Submit an entry and follow along|"
+        "cta": "Enter the sweepstakes in one minute|Submit your entry online|"
+               "Enter the contest before Sunday|Check the rules and enter|One entry per person per day|"
+               "Join the draw with a quick form|Enter now for a chance to be picked|"
+               "See the contest rules and enter|Add a bonus entry by sharing|"
+               "Enter our monthly draw in a minute|Submit an entry and follow along|"
                "Free entry, no purchase needed",
         "interest": "sweepstakes|contests|online deals|coupons|travel|gaming|home appliances|shopping|"
                     "game shows|lifestyle magazines|freebies|consumer electronics",
@@ -278,10 +281,10 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a contact address for the organizer|social media follow buttons",
     },
     "counterfeit_goods": {
-        "brand": "Outlet|Luxe|Boutique|Collection|Atelier|Closet|Style|Label|Couture|Vault|Showroom|Select",
-        "product": "designer handbags|luxury watches|leather wallets|designer sunglasses|silk scarves|"
-                   "premium sneakers|cashmere sweaters|statement jewelry|leather belts|travel duffels|"
-                   "evening clutches|luxury perfumes",
+        "brand": "Outlet|Luxe|Boutique|Collection|Atelier|Closet|Moda|Label|Couture|Vault|Showroom|Select",
+        "product": "designer handbags|luxury watches|leather wallets|designer sunglasses|"
+                   "elegant silk scarves|premium sneakers|cashmere sweaters|statement jewelry|"
+                   "leather belts|travel duffels|evening clutches|luxury perfumes",
         "benefit": "at up to 70% off retail|from last season's collections|with dust bags included|"
                    "in original packaging|shipped in gift boxes|with free express delivery|in limited sizes|"
                    "at outlet prices|from overstock runs|with a 14-day return window|"
@@ -300,14 +303,14 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "answers about authenticity",
     },
     "miracle_cure": {
-        "brand": "Naturals|Botanicals|Wellness|Remedies|Herbals|Apothecary|Roots|Health|Harmony|Balance|"
+        "brand": "Naturals|Botanicals|Aloe House|Remedies|Herbals|Apothecary|Roots|Health|Harmony|Balance|"
                  "Vitality|Garden",
         "product": "herbal sleep drops|a joint comfort balm|ginger digestion tea|a calming lavender oil|"
                    "turmeric capsules|an arnica muscle rub|a soothing throat syrup|a magnesium bath soak|"
                    "a natural allergy spray|a chamomile tea blend|a headache roll-on|a cooling foot cream",
-        "benefit": "made with plant-based ingredients|for everyday relief|crafted in small batches|"
+        "benefit": "made with plant-based ingredients|for everyday relief|made in small batches|"
                    "with no artificial fillers|based on traditional recipes|for gentle daily support|"
-                   "in recyclable glass bottles|blended by herbalists|for a calmer evening routine|"
+                   "in recyclable glass bottles|blended by a local herbalist|for a calmer evening routine|"
                    "with a clear ingredient list|easy to use on the go|loved by yoga teachers",
         "cta": "Try a natural remedy for everyday aches|Find relief the natural way|Shop our wellness range|"
                "Discover natural health products|Add a little wellness to your day|Order a relief kit online|"
@@ -322,16 +325,16 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a newsletter sign-up|a disclaimer about medical advice",
     },
     "advance_fee": {
-        "brand": "Lending|Capital|Finance|Funding|Credit|Loans|Money Desk|Financial|Grants Office|Lenders|"
-                 "Trust|Partners",
-        "product": "personal loans up to $25,000|small business funding|startup grants|"
+        "brand": "Money Advice|Capital|Finance|Funding|Credit|Loans|Money Desk|Financial|Grants Office|"
+                 "Loan Advisors|Advance|Alliance",
+        "product": "personal loans up to $25,000|small business funding|grants for new ventures|"
                    "debt consolidation loans|emergency cash loans|home improvement financing|"
                    "student loan refinancing|equipment financing|a credit line for freelancers|"
                    "community development grants|bridge loans|low-rate auto loans",
         "benefit": "with a decision in 24 hours|with flexible repayment terms|for fair and bad credit|"
                    "with a simple online form|with no early repayment fees|paid out within days|"
                    "with rates from 6.9% a year|for sole traders and small firms|with a dedicated advisor|"
-                   "with clear monthly payments|for first-time applicants|with a soft credit check",
+                   "with a fixed rate you can plan around|for first-time applicants|with a soft credit check",
         "cta": "Check your loan options online|Apply for funding in minutes|See if you qualify for a grant|"
                "Get a credit decision fast|Request approval in one form|Compare loan offers side by side|"
                "Start your funding application|Check eligibility for grant money|"
@@ -345,7 +348,7 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a privacy policy",
     },
     "fake_crypto": {
-        "brand": "Capital|Crypto|Markets|Chain|Ledger|Coin Lab|Block|Assets|Invest|Quant|Digital|Vault",
+        "brand": "Capital|Equity|Venture|Chain|Ledger|Coin Lab|Alpha|Assets|Invest|Quant|Digital|Vault",
         "product": "a crypto trading course|automated trading signals|a bitcoin savings plan|"
                    "a token portfolio tracker|a beginner investing app|copy trading tools|"
                    "a crypto research newsletter|a staking dashboard|a bitcoin price alert service|"
@@ -369,7 +372,7 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a referral program page",
     },
     "celebrity_endorsement_fraud": {
-        "brand": "Beauty|Skincare|Style|Glow|Icons|Spotlight|Studio|Edit|Select|Label|Lab|House",
+        "brand": "Beauty|Skincare|Allure|Radiance|Icons|Aura|Studio|Edit|Select|Label|Lab|House",
         "product": "a vitamin C serum|a signature fragrance|a lip color set|a hair repair mask|"
                    "a teeth whitening kit|an anti-frizz spray|a collagen night cream|a bronzing drop|"
                    "a lash serum|a sculpting face roller|a matte foundation|a cashmere lounge set",
@@ -378,7 +381,7 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "with refillable packaging|made in small batches|tested by beauty editors|"
                    "for a natural everyday look|with cruelty-free ingredients|at an honest price",
         "cta": "Shop the star's signature look|See the serum featured in this month's issue|"
-               "Try the favorite of makeup artists|Get the look endorsed by stylists|"
+               "Try the favorite of makeup artists|Get the look endorsed by top makeup artists|"
                "Browse the featured collection|Find your new favorite shade|Shop the signature range|"
                "See why it is a backstage favorite|Discover the star product of the season|"
                "Try the editor-endorsed kit|Read the featured review|Pick a signature scent",
@@ -390,13 +393,13 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a newsletter sign-up",
     },
     "clone_brand": {
-        "brand": "Store|Direct|Depot|Brands|Resale|Exchange|Trade|Supply|Market|Hub|Traders|Select",
+        "brand": "Store|Direct|Depot|Reseller|Resale|Exchange|Trade|Avenue|Market|Hub|Emporium|Select",
         "product": "original sneakers|genuine phone chargers|authentic headphones|branded sportswear|"
                    "original game controllers|genuine printer ink|branded kitchen appliances|"
                    "authentic skincare sets|original laptop bags|genuine watch straps|branded power tools|"
                    "authentic football shirts",
         "benefit": "sourced from authorized distributors|with serial numbers you can check|"
-                   "in sealed retail packaging|with the maker's warranty|at resale prices|"
+                   "in sealed retail packaging|with the original warranty|at resale prices|"
                    "shipped from a regional warehouse|checked before dispatch|with receipts on request|"
                    "from trusted suppliers|in current models|with free tracked delivery|"
                    "with a 30-day return window",
@@ -413,12 +416,12 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "a size and fit guide",
     },
     "gray_area_supplements": {
-        "brand": "Nutrition|Vitamins|Labs|Nutrients|Wellness|Health|Supplements|Daily|Life|Essentials|Greens|"
-                 "Core",
+        "brand": "Nutrition|Vitamins|Alive|Nutrients|Wellbeing|Health|Supplement Co|Daily|Life|Essentials|"
+                 "Greens|Core",
         "product": "a daily multivitamin|magnesium capsules|a greens powder|vitamin D drops|"
                    "an omega-3 softgel|a probiotic blend|collagen peptides|an electrolyte mix|"
                    "a protein shake|iron and B12 tablets|a sleep support gummy|zinc lozenges",
-        "benefit": "with third-party testing|made without artificial colors|in easy-to-swallow sizes|"
+        "benefit": "tested by an outside lab|made without artificial colors|in easy-to-swallow sizes|"
                    "with a clear label of every ingredient|for everyday energy|in a 60-day supply|"
                    "with vegan options|ready to mix in seconds|made in a certified facility|"
                    "with a subscribe-and-save option|for active adults|in natural flavors",
@@ -434,20 +437,20 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "bundle discounts|a science page|a returns policy|a newsletter sign-up",
     },
     "network_crypto": {
-        "brand": "Exchange|Wallet|Coin|Swap|Chain|Pay|Ledger|Markets|Vault|Bridge|Node|Block",
+        "brand": "Exchange|Wallet|Coin|Swap Lounge|Chain|Pay|Ledger|Token Union|Vault|Bridge|Node|Coin Hive",
         "product": "a multi-coin wallet|a crypto exchange app|low-fee spot trading|a hardware wallet|"
                    "instant coin swaps|a crypto debit card|recurring coin purchases|"
                    "a secure custody service|a desktop trading terminal|peer-to-peer trading|"
                    "a browser wallet extension|a staking account",
-        "benefit": "with transparent fees|for over 200 coins|with two-factor sign-in|with fast withdrawals|"
-                   "with an easy setup|with live order books|with bank transfer support|"
+        "benefit": "with transparent fees|for over 200 coins|with two-factor sign-in|with quick payouts|"
+                   "with an easy setup|with live order books|with easy bank deposits|"
                    "with round-the-clock support|with cold storage for most funds|on iOS, Android and web|"
                    "with low trading fees|with clear limits and reports",
         "cta": "Open a crypto wallet in minutes|Sign up for the exchange|Start trading with low fees|"
                "Move any coin between wallets|Download the wallet app|"
                "Compare exchange rates for any coin|Buy your first coin on the exchange|"
-               "Set up crypto trading alerts|Keep your coins in a hardware wallet|"
-               "Try the trading terminal for free|Send crypto to any wallet|"
+               "Set up a trading alert for any coin|Keep your coins in a hardware wallet|"
+               "Try the trading terminal for free|Send a coin to any wallet|"
                "Track your wallet balance in one place",
         "interest": "cryptocurrency|blockchain|crypto wallets|trading|fintech|web3|digital payments|"
                     "technology|online banking|investing|digital assets|gaming",
@@ -456,14 +459,15 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "answers on withdrawals|a compliance notice|a referral page",
     },
     "network_ecommerce": {
-        "brand": "Marketplace|Deals|Bazaar|Direct|Depot|Finds|Trading|Cart|Wholesale|Market|Shop|Store",
-        "product": "phone accessories|smart home gadgets|LED desk lamps|kitchen gadgets|pet supplies|"
+        "brand": "Marketplace|Deals|Bazaar|Direct|Depot|Finds Online|Emporium|Cart Avenue|Wholesale|Market|"
+                 "Outlet|Store",
+        "product": "phone accessories|smart home gadgets|LED reading lamps|kitchen gadgets|pet supplies|"
                    "camping gear|fitness accessories|car accessories|phone cases|garden tools|"
                    "party supplies|travel organizers",
         "benefit": "from hundreds of sellers|at wholesale prices|with buyer protection on every purchase|"
                    "with daily price drops|shipped from regional warehouses|with ratings on every seller|"
                    "in bulk or single units|with tracked delivery|at prices updated daily|"
-                   "from vetted sellers|with easy returns|in hundreds of styles",
+                   "from vetted sellers|with easy returns|in hundreds of colors and sizes",
         "cta": "Browse the marketplace for new deals|Shop deals from top sellers|Order in a few taps|"
                "Check shipping times before you buy|Find daily deals on the marketplace|"
                "Shop by category and price|Get free shipping on orders over $25|Track your order in the app|"
@@ -478,21 +482,21 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
     },
     "network_fintech": {
         "brand": "Pay|Bank|Money|Card|Finance|Fintech|Wallet|Ledger|Cash|Funds|Payments|Cents",
-        "product": "a no-fee debit card|a mobile bank account|instant money transfers|"
-                   "a business payment terminal|a budgeting card for households|cross-border payments|"
+        "product": "a no-fee debit card|a mobile bank account|money transfers in seconds|"
+                   "a business payment terminal|a budgeting card for households|payments abroad|"
                    "a high-yield savings pot|virtual cards for online shopping|"
-                   "an app to split bills with friends|payroll for small teams|"
+                   "an app to divide shared bills|payroll for small teams|"
                    "invoicing with card payments|a prepaid travel card",
         "benefit": "with no monthly fees|with instant notifications|in 30 currencies|"
-                   "with real exchange rates|set up from your phone|with spending insights|"
-                   "protected by strong security|with free transfers between accounts|"
+                   "with real exchange rates|set up from your phone|with a live view of your budget|"
+                   "protected by modern security|with free transfers between accounts|"
                    "with round-ups into savings|with 24/7 in-app support|with clear, flat fees|"
                    "for freelancers and small businesses",
         "cta": "Open a bank account from your phone|Order your new card|Send money abroad in minutes|"
                "Take card payments anywhere|Join the fintech built for you|"
                "Get paid faster with card payments|Move money between accounts instantly|"
                "Switch to a bank with no monthly fees|Manage money with a smarter card|"
-               "Try payment links for your shop|Download the fintech app|Set money aside with one tap",
+               "Use payment links in your online shop|Download the fintech app|Set money aside with one tap",
         "interest": "personal finance|mobile banking|budgeting|travel|small business|freelancing|fintech|"
                     "online shopping|saving money|digital payments|e-commerce|investing",
         "landing": "a fee comparison table|an account sign-up form|card designs|app screenshots|"
@@ -500,18 +504,18 @@ _CATEGORY_VOCAB: dict[str, dict[str, str]] = {
                    "answers on transfers|customer reviews|a blog on budgeting|a referral bonus page",
     },
     "network_health": {
-        "brand": "Health|Care|Clinic|Telehealth|Medical|Wellness|Doctors|Virtual Care|Family Health|"
+        "brand": "Health|Care|Clinic|Telehealth|Medical|Wellbeing|Doctor Online|Virtual Care|Family Health|"
                  "Direct Care|Care Partners|Health Online",
-        "product": "online doctor visits|prescription refills|video therapy sessions|skin checks by photo|"
-                   "at-home lab tests|sleep coaching|nutrition counseling|allergy consultations|"
-                   "urgent care by video|a women's health program|a men's health program|"
-                   "physical therapy at home",
+        "product": "online doctor visits|prescription refills|video therapy sessions|"
+                   "photo-based skin reviews|at-home lab tests|sleep coaching|nutrition counseling|"
+                   "allergy consultations|urgent care by video|a women's health program|"
+                   "a men's health program|physical therapy at home",
         "benefit": "with licensed clinicians|in under 15 minutes|from the comfort of home|"
                    "with same-day appointments|with follow-ups included|covered by many insurance plans|"
-                   "with transparent pricing|on your phone or laptop|with secure messaging|seven days a week|"
+                   "at a fair, open price|on your phone or laptop|with secure messaging|seven days a week|"
                    "with prescriptions sent to your pharmacy|for adults of all ages",
         "cta": "Talk to a doctor today|Book a telehealth visit|See a doctor from home|"
-               "Start your care plan online|Get health advice by video|Find a wellness program that fits|"
+               "Start your care plan online|Get health advice by video|Pick a wellness plan that suits you|"
                "Message your care team anytime|Book a doctor in minutes|"
                "Use telehealth for your next checkup|Get care without the waiting room|"
                "Schedule a health check online|Join the wellness membership",
@@ -647,8 +651,8 @@ _MARKER_PAIRS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 )
 
 
-def copy_markers(text: str) -> list[str]:
-    """Sorted marker families (§5.1) with a phrase occurring in ``text`` (case-insensitive substring)."""
+@lru_cache(maxsize=8192)
+def _markers(text: str) -> tuple[str, ...]:
     low = text.lower()
     out: list[str] = []
     for family, phrases in _MARKER_PAIRS:
@@ -656,4 +660,13 @@ def copy_markers(text: str) -> list[str]:
             if phrase in low:
                 out.append(family)
                 break
-    return out
+    return tuple(out)
+
+
+def copy_markers(text: str) -> list[str]:
+    """Sorted marker families (§5.1) with a phrase occurring in ``text`` (case-insensitive substring).
+
+    One ``in`` scan of the lower-cased text per phrase, stopping at a family's first hit (measured faster than
+    a compiled regex alternation); results are memoised per text, since views re-scan the same copies.
+    """
+    return list(_markers(text))
