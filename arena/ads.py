@@ -40,6 +40,7 @@ class Ad:
         "ring_id",
         "severity",
         "shares_fingerprint",
+        "signals",
         "slot_index",
         "status",
         "style",
@@ -89,6 +90,7 @@ class Ad:
         self.pending_blurb: str | None = None
         self.n_on_payment = 1
         self.shares_fingerprint = False
+        self.signals: tuple[tuple[str, str | None, str], dict[str, Any]] | None = None  # fraudster preview
         self.view: dict[str, Any] | None = None  # cached public AdView; reset on every public change
 
     def mode(self, target: str) -> str:

@@ -217,8 +217,7 @@ def _fraudster(env: RefereeEnvironment, obs: dict[str, Any], text: bool) -> None
         "status": a.status if a.arrived_round is not None else "staged",
         "published": a.arrived_round is not None, "copy_revision": a.copy_revision,
     } for a in env.proposals]
-    obs["my_proposal_signals"] = {
-        a.ad_id: {t: env.make_finding(a, t, a.pending_copy) for t in TARGETS} for a in env.proposals}
+    obs["my_proposal_signals"] = {a.ad_id: _signals(env, a) for a in env.proposals}
     if env.current_role == "fraudster":
         can_propose = proposals_left > 0
         modifiable = [a.slot_index for a in env.proposals if a.status == "pending"]
@@ -248,6 +247,17 @@ def _fraudster(env: RefereeEnvironment, obs: dict[str, Any], text: bool) -> None
         obs["queue_summary"] = "\n".join(lines)
     else:
         obs["queue_summary"] = ""
+
+
+def _signals(env: RefereeEnvironment, ad: Ad) -> dict[str, Any]:
+    """All six Findings a proposal would show now (classifier on its latest copy), cached until it changes."""
+    key = (ad.ad_copy, ad.pending_copy, ad.content_summary)
+    cached = ad.signals
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    signals = {t: env.make_finding(ad, t, ad.pending_copy) for t in TARGETS}
+    ad.signals = (key, signals)
+    return signals
 
 
 # -------------------------------------------------------------------------------------------------------------
