@@ -48,48 +48,51 @@ def _cls(r: Any, mode: str, probs: tuple[tuple[float, ...], ...],
 
 
 def ref_fields(r: Any, modes: dict[str, str], n_on_payment: int, shares_tf: bool) -> dict[str, dict[str, Any]]:
-    """The 27 draws of ``evidence/<ad_id>`` (§5.2 table, first five targets, row order)."""
+    """The 27 draws of ``evidence/<ad_id>`` (§5.2 table, first five targets, row order).
+
+    The fraud columns are those of docs/rules-changes.md (GAME.md's sharpened away from legit).
+    """
     out: dict[str, dict[str, Any]] = {}
     m = modes["advertiser_history"]
     out["advertiser_history"] = {
         "account_age_days": _num(r, m, [(1, 29), (30, 179), (180, 729), (730, 3650)],
-                                 ((.08, .17, .35, .40), (.30, .32, .23, .15), (.10, .25, .35, .30))),
-        "verified_business": r() < {"legit": .70, "fraud": .45, "gray": .65}[m],
-        "prior_violations": pick(r(), ((.78, .15, .05, .02), (.55, .25, .13, .07), (.65, .22, .09, .04))[COL[m]]),
+                                 ((.08, .17, .35, .40), (.49, .33, .12, .06), (.10, .25, .35, .30))),
+        "verified_business": r() < {"legit": .70, "fraud": .29, "gray": .65}[m],
+        "prior_violations": pick(r(), ((.78, .15, .05, .02), (.37, .29, .21, .13), (.65, .22, .09, .04))[COL[m]]),
     }
     m = modes["landing_page"]
     out["landing_page"] = {
         "domain_age_days": _num(r, m, [(1, 89), (90, 364), (365, 1824), (1825, 7300)],
-                                ((.07, .18, .40, .35), (.30, .30, .27, .13), (.15, .25, .35, .25))),
-        "tld": _cls(r, m, ((.80, .14, .06), (.65, .22, .13), (.70, .20, .10)),
+                                ((.07, .18, .40, .35), (.53, .28, .14, .05), (.15, .25, .35, .25))),
+        "tld": _cls(r, m, ((.80, .14, .06), (.53, .27, .20), (.70, .20, .10)),
                     [(("com", "net", "org", "io", "co"), (.5, .15, .1, .1, .15)), (("shop", "store"), None),
                      (("xyz", "site", "click"), (.4, .3, .3))]),
-        "claims_flagged": pick(r(), ((.75, .17, .06, .02), (.42, .32, .16, .10), (.25, .35, .25, .15))[COL[m]]),
+        "claims_flagged": pick(r(), ((.75, .17, .06, .02), (.21, .36, .22, .21), (.25, .35, .25, .15))[COL[m]]),
         "ssl_valid": r() < .92,
         "redirect_hops": pick(r(), (.70, .20, .07, .03)),
     }
     m = modes["payment_method"]
-    ptype = _cls(r, m, ((.65, .25, .10), (.45, .15, .40), (.60, .25, .15)),
+    ptype = _cls(r, m, ((.65, .25, .10), (.25, .07, .68), (.60, .25, .15)),
                  [(("credit_card", "corporate_card"), (.7, .3)), (("bank_account",), None),
                   (("prepaid_card", "virtual_card", "crypto", "wire_transfer"), (.35, .35, .15, .15))])
-    cb = _num(r, m, [(0, 0), (1, 1), (2, 5)], ((.85, .11, .04), (.55, .27, .18), (.75, .17, .08)))
+    cb = _num(r, m, [(0, 0), (1, 1), (2, 5)], ((.85, .11, .04), (.30, .35, .35), (.75, .17, .08)))
     acc = _num(r, m, [(1, 1), (2, 2), (3, 6)], ((.70, .20, .10),))
     out["payment_method"] = {"payment_type": ptype, "chargebacks_90d": cb,
                              "accounts_on_instrument": max(acc, n_on_payment)}
     m = modes["targeting_overlap"]
-    bucket = pick(r(), ((.50, .35, .15), (.25, .40, .35), (.35, .40, .25))[COL[m]])
+    bucket = pick(r(), ((.50, .35, .15), (.13, .36, .51), (.35, .40, .25))[COL[m]])
     u = r()
     overlap = int_range(u, 85, 99) if shares_tf else int_range(u, *[(0, 29), (30, 59), (60, 100)][bucket])
     out["targeting_overlap"] = {
         "audience_overlap_pct": overlap,
-        "geo_count": _num(r, m, [(1, 2), (3, 5), (6, 12)], ((.60, .30, .10), (.30, .35, .35), (.45, .35, .20))),
+        "geo_count": _num(r, m, [(1, 2), (3, 5), (6, 12)], ((.60, .30, .10), (.14, .28, .58), (.45, .35, .20))),
     }
     m = modes["campaign_structure"]
     out["campaign_structure"] = {
-        "objective": _cls(r, m, ((.75, .25), (.40, .60), (.60, .40)),
+        "objective": _cls(r, m, ((.75, .25), (.20, .80), (.60, .40)),
                           [(("conversions", "leads", "sales", "app_installs"), None),
                            (("traffic", "awareness", "reach", "engagement"), None)]),
-        "ad_set_count": _num(r, m, [(1, 5), (6, 15), (16, 50)], ((.62, .28, .10), (.35, .35, .30), (.55, .30, .15))),
+        "ad_set_count": _num(r, m, [(1, 5), (6, 15), (16, 50)], ((.62, .28, .10), (.19, .32, .49), (.55, .30, .15))),
         "bid_strategy": ("lowest_cost", "cost_cap", "bid_cap", "target_cost")[pick(r(), (.4, .3, .15, .15))],
         "daily_budget_usd": round(10 ** (1.3 + 2.4 * r())),
     }
@@ -248,7 +251,7 @@ def test_camouflage_uses_legit_column_statistically() -> None:
             unsafe[camo] += led["policy_classifier"]["decision"] == "unsafe"
             young[camo] += led["advertiser_history"]["account_age_days"] < 180
     assert unsafe[True] / n < 0.2 < 0.35 < unsafe[False] / n < 0.65
-    # account_age < 180 days: legit .25, fraud .62
+    # account_age < 180 days: legit .25, fraud .82 (docs/rules-changes.md)
     assert young[True] / n < 0.4 < 0.45 < young[False] / n
 
 
