@@ -171,48 +171,35 @@ def rationale_incoherent(verdict: str, rationale: str | None) -> bool:
     return False
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_NOT_ALNUM_RE = re.compile(r"[\W_]+")
+_VOWEL_RE = re.compile("[aeiouAEIOU]")
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_CONSONANT_RUN_RE = re.compile(r"(?:(?![aeiouAEIOU])[^\W\d_]){5}")
+
+
 def _word_like(token: str) -> bool:
+    """All digits, at most two letters, or a vowel and no run of five non-vowel letters."""
     if token.isdigit():
         return True
-    letters = 0
-    has_vowel = False
-    run = 0
-    longest = 0
-    for ch in token:
-        if ch.isalpha():
-            letters += 1
-            if ch in "aeiouAEIOU":
-                has_vowel = True
-                run = 0
-            else:
-                run += 1
-                longest = max(longest, run)
-        else:
-            run = 0
-    if letters <= 2:
+    if len(_LETTER_RE.findall(token)) <= 2:
         return True
-    return has_vowel and longest < 5
+    return _VOWEL_RE.search(token) is not None and _CONSONANT_RUN_RE.search(token) is None
 
 
-def _is_control(ch: str) -> bool:
-    code = ord(ch)
-    return (code < 32 and ch not in "\n\t") or 127 <= code < 160
-
-
+@lru_cache(maxsize=8192)
 def is_gibberish(text: str) -> bool:
-    """§10.2 ``gibberish`` check of a proposal's copy."""
-    if sum(1 for ch in text if not ch.isspace()) < 20:
+    """§10.2 ``gibberish`` check of a proposal's copy (memoised: a pure function of the text)."""
+    if len("".join(text.split())) < 20:
         return True
-    if any(_is_control(ch) for ch in text):
+    if _CONTROL_RE.search(text):
         return True
     low = text.lower()
-    letters = [ch for ch in low if "a" <= ch <= "z"]
-    if len(letters) >= 20:
-        vowels = sum(1 for ch in letters if ch in "aeiou")
-        if vowels < 0.28 * len(letters):
-            return True
-    tokens = ["".join(ch for ch in tok if ch.isalnum()) for tok in text.split()]
-    tokens = [tok for tok in tokens if tok]
+    n_letters = sum(low.count(ch) for ch in _ASCII_LOWER)
+    if n_letters >= 20 and sum(low.count(v) for v in "aeiou") < 0.28 * n_letters:
+        return True
+    tokens = [t for t in (_NOT_ALNUM_RE.sub("", tok) for tok in text.split()) if t]
     if tokens and 4 * sum(1 for tok in tokens if _word_like(tok)) < 3 * len(tokens):
         return True
     return any(phrase in low for phrase in DENY_PHRASES)
