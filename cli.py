@@ -103,6 +103,100 @@ def arena_tournament(
     console.print(table)
 
 
+@app.command("serve")
+def serve(
+    config: Annotated[str | None, typer.Option(help="Serve config (default: the packaged ray_config.yaml)")] = None,
+    host: Annotated[str | None, typer.Option(help="HTTP host (default from the config)")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default from the config)")] = None,
+    address: Annotated[str | None, typer.Option(help="join a running Ray cluster (e.g. auto) instead of "
+                                                     "starting a local one")] = None,
+    proxy: Annotated[str, typer.Option(help="ingress for the embedded cluster: haproxy|default")] = "haproxy",
+    num_cpus: Annotated[int | None, typer.Option(help="CPUs for the embedded Ray")] = None,
+) -> None:
+    """Start the served arena: a local Ray (or --address), the Serve app from ray_config.yaml; Ctrl-C stops."""
+    from fraudarena.serve.launcher import serve_command
+
+    serve_command(config=config, host=host, port=port, address=address, proxy=proxy, num_cpus=num_cpus)
+
+
+@app.command("deploy")
+def deploy(
+    config: Annotated[str | None, typer.Option(help="Serve config (default: the packaged ray_config.yaml)")] = None,
+    dashboard: Annotated[str | None, typer.Option(help="dashboard address (default: serve's own default)")] = None,
+) -> None:
+    """`serve deploy` the arena onto a running `ray start --head` cluster (handles the token-auth trap)."""
+    from fraudarena.serve.launcher import deploy_config
+
+    raise typer.Exit(deploy_config(config=config, dashboard_address=dashboard))
+
+
+@app.command("stop")
+def stop(
+    address: Annotated[str, typer.Option(help="Ray cluster address")] = "auto",
+    instance: Annotated[str, typer.Option(help="arena instance name (ray_config.yaml args.instance)")] = "default",
+) -> None:
+    """Release an arena's detached actors (they survive `serve shutdown`); the archive stays on disk."""
+    from fraudarena.serve.launcher import stop_arena
+
+    stop_arena(address=address, instance=instance)
+
+
+@app.command("play")
+def play(
+    url: Annotated[str, typer.Option(help="server base URL, e.g. ws://127.0.0.1:8000")] = "ws://127.0.0.1:8000",
+    role: Annotated[str, typer.Option(help="fraudster|investigator|auditor")] = "investigator",
+    match: Annotated[str | None, typer.Option("--match", help="match id to join")] = None,
+    token: Annotated[str | None, typer.Option(help="seat token for --match")] = None,
+    new: Annotated[bool, typer.Option("--new", help="create a new match (other seats: house bots)")] = False,
+    task: Annotated[str, typer.Option(help="task id for --new")] = "task_1",
+    seed: Annotated[int | None, typer.Option(help="seed for --new (default: server-drawn)")] = None,
+    bot: Annotated[str, typer.Option(help="bot that plays the seat: scripted|random|policy:<checkpoint>")] = "scripted",
+    all_roles: Annotated[bool, typer.Option("--all-roles", help="play all three seats over three sockets")] = False,
+) -> None:
+    """Play one seat of a live match over WebSockets with a bot (or all three seats with --all-roles)."""
+    from fraudarena.agents.play_remote import play_remote
+
+    if not (new or match or all_roles):
+        console.print("[red]error:[/red] give --match ID --token T, --new, or --all-roles")
+        raise typer.Exit(2)
+    play_remote(url, role, match_id=match, token=token, new=new, task_id=task, seed=seed, bot=bot,
+                all_roles=all_roles)
+
+
+@app.command("train")
+def train(
+    config: Annotated[str | None, typer.Option(help="training config file (YAML or JSON)")] = None,
+    workers: Annotated[int | None, typer.Option(help="rollout workers")] = None,
+    matches_per_worker: Annotated[int | None, typer.Option(help="parallel matches per worker")] = None,
+    minutes: Annotated[float | None, typer.Option(help="wall-clock budget")] = None,
+    iterations: Annotated[int | None, typer.Option(help="iteration budget")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray address (auto = running cluster); default: local")] = None,
+    run_name: Annotated[str | None, typer.Option(help="run directory name")] = None,
+    runs_dir: Annotated[str | None, typer.Option(help="where run directories go")] = None,
+    resume: Annotated[str | None, typer.Option(help="checkpoint directory to resume from")] = None,
+) -> None:
+    """Self-play PPO training on Ray: rollout workers, a learner, a league; TensorBoard logs + checkpoints."""
+    from fraudarena.cluster.trainer import train_command
+
+    summary = train_command(config=config, workers=workers, matches_per_worker=matches_per_worker,
+                            minutes=minutes, iterations=iterations, address=address, run_name=run_name,
+                            runs_dir=runs_dir, resume=resume)
+    console.print(summary)
+
+
+@app.command("eval")
+def evaluate(
+    checkpoint: Annotated[str, typer.Option(help="checkpoint directory")],
+    tasks: Annotated[str, typer.Option(help="comma-separated task ids")] = "task_3_unseen",
+    seeds: Annotated[str, typer.Option(help="held-out seed range")] = "4000-4199",
+    out: Annotated[str | None, typer.Option(help="output directory (default: the run directory)")] = None,
+) -> None:
+    """Evaluate learned policies against the scripted bots and each other; prints a table, writes a PNG."""
+    from fraudarena.agents.eval_cli import eval_command
+
+    eval_command(checkpoint, tasks=tasks, seeds=seeds, out=out)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
