@@ -1,0 +1,292 @@
+"""WebSocket clients for the served arena (PROTOCOL.md): an asyncio client per role and a sync wrapper.
+
+``RoleClient`` speaks ``fraudarena-ws/1`` over the ``websockets`` library: it numbers every request
+(``id``), matches replies to requests, queues pushed ``event`` frames, and raises ``ServerError``
+carrying the server's error code. ``play_seat`` drives one seat with a bot until the match is done.
+No Ray or FastAPI here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import threading
+from collections import deque
+from typing import Any
+
+import websockets
+
+ROLES = ("fraudster", "investigator", "auditor")
+
+
+class ServerError(Exception):
+    """An ``error`` frame: ``code`` is the PROTOCOL.md §4 code."""
+
+    def __init__(self, code: str, message: str, details: Any = None, retry_after_ms: int | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = details
+        self.retry_after_ms = retry_after_ms
+
+
+class ConnectionClosed(ServerError):
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__("connection_closed", f"socket closed ({code}) {reason}".strip())
+        self.close_code = code
+
+
+def _base(url: str) -> str:
+    url = url.rstrip("/")
+    for suffix in ("/ws/fraudster", "/ws/investigator", "/ws/auditor", "/ws"):
+        if url.endswith(suffix):
+            return url[: -len(suffix)]
+    return url
+
+
+class RoleClient:
+    """One connection to ``/ws/<role>``. Use ``async with RoleClient(url, role) as c: ...``."""
+
+    def __init__(self, url: str, role: str, *, open_timeout: float = 30.0, reply_timeout: float = 120.0,
+                 transcript: bool = False, compression: str | None = None) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.url = f"{_base(url)}/ws/{role}"
+        self.role = role
+        self.open_timeout = open_timeout
+        self.reply_timeout = reply_timeout
+        self.ws: Any = None
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.notices: list[dict[str, Any]] = []  # unsolicited errors (e.g. the seat was taken over)
+        self.match_id: str | None = None
+        self.seat_token: str | None = None
+        self.last_observation: dict[str, Any] | None = None
+        self._pending: deque[tuple[Any, asyncio.Future]] = deque()
+        self._ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._reader: asyncio.Task | None = None
+        self.closed: asyncio.Future | None = None
+        self.transcript: list[str] | None = [] if transcript else None  # every received frame, raw
+        # permessage-deflate costs CPU on both ends for every frame; worth it only on slow links.
+        self.compression = compression
+
+    async def __aenter__(self) -> RoleClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(self.url, open_timeout=self.open_timeout, max_size=4 * 1024 * 1024,
+                                           ping_interval=20, ping_timeout=20, compression=self.compression)
+        self.closed = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+
+    async def _read(self) -> None:
+        code, reason = None, ""
+        try:
+            async for raw in self.ws:
+                if self.transcript is not None:
+                    self.transcript.append(raw)
+                frame = json.loads(raw)
+                if frame.get("type") == "event":
+                    self.events.put_nowait(frame["data"])
+                    continue
+                if self._is_notice(frame):
+                    self.notices.append(frame["data"])
+                    continue
+                if self._pending:
+                    _, fut = self._pending.popleft()
+                    if not fut.done():
+                        fut.set_result(frame)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if self.ws is not None:
+                code, reason = self.ws.close_code, self.ws.close_reason or ""
+            exc = ConnectionClosed(code, reason)
+            while self._pending:
+                _, fut = self._pending.popleft()
+                if not fut.done():
+                    fut.set_exception(exc)
+            if self.closed is not None and not self.closed.done():
+                self.closed.set_result(code)
+
+    def _is_notice(self, frame: dict[str, Any]) -> bool:
+        if frame.get("type") != "error" or "id" in frame:
+            return False
+        pending_id = self._pending[0][0] if self._pending else None
+        return not self._pending or (pending_id is not None and frame["data"].get("code") == "seat_taken")
+
+    async def request(self, type_: str, data: dict[str, Any] | None = None, *, seq: int | None = None,
+                      raw: str | None = None, retry_rate_limited: int = 50) -> dict[str, Any]:
+        """Send one frame and return its reply's ``data`` (raises ``ServerError`` on an error reply).
+
+        A ``rate_limited`` reply is retried after the server's ``retry_after_ms`` (up to
+        ``retry_rate_limited`` times): the frame was dropped unread, so resending is safe.
+        """
+        for _ in range(retry_rate_limited):
+            try:
+                return await self._request_once(type_, data, seq, raw)
+            except ServerError as exc:
+                if exc.code != "rate_limited":
+                    raise
+                await asyncio.sleep((exc.retry_after_ms or 100) / 1000)
+        return await self._request_once(type_, data, seq, raw)
+
+    async def _request_once(self, type_: str, data: dict[str, Any] | None, seq: int | None,
+                            raw: str | None) -> dict[str, Any]:
+        frame_id = next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((frame_id, fut))
+        if raw is None:
+            frame: dict[str, Any] = {"type": type_, "data": data or {}, "id": frame_id}
+            if seq is not None:
+                frame["seq"] = seq
+            raw = json.dumps(frame)
+        try:
+            await self.ws.send(raw)
+        except websockets.ConnectionClosed as exc:
+            self._pending.remove((frame_id, fut))
+            raise ConnectionClosed(exc.rcvd.code if exc.rcvd else None) from None
+        reply = await asyncio.wait_for(fut, self.reply_timeout)
+        if reply.get("type") == "error":
+            d = reply["data"]
+            raise ServerError(d.get("code", "?"), d.get("message", ""), d.get("details"), d.get("retry_after_ms"))
+        if reply.get("type") == "observation":
+            self.last_observation = reply["data"]
+        return reply["data"]
+
+    # ----- protocol verbs ----------------------------------------------------------------------------
+    async def reset(self, **params: Any) -> dict[str, Any]:
+        obs = await self.request("reset", params)
+        self.match_id = obs["match_id"]
+        self.seat_token = obs["seat_tokens"].get(self.role)
+        return obs
+
+    async def join(self, match_id: str, token: str | None = None, takeover: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {"match_id": match_id}
+        if token is not None:
+            data["token"] = token
+        if takeover:
+            data["takeover"] = True
+        obs = await self.request("join", data)
+        self.match_id, self.seat_token = match_id, token
+        return obs
+
+    async def step(self, action: dict[str, Any], seq: int | bool | None = True) -> dict[str, Any]:
+        """Apply an action; ``seq=True`` numbers it automatically (safe to resend after a reconnect)."""
+        if seq is True:
+            seq = next(self._seq)
+        elif seq is False:
+            seq = None
+        return await self.request("step", action, seq=seq)  # type: ignore[arg-type]
+
+    async def obs(self) -> dict[str, Any]:
+        return await self.request("obs")
+
+    async def state(self) -> dict[str, Any]:
+        return await self.request("state")
+
+    async def next_event(self, timeout: float | None = None) -> dict[str, Any]:
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def wait_event(self, kind: str, timeout: float | None = None) -> dict[str, Any]:
+        """Skip events until one of ``kind`` arrives."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            event = await self.next_event(remaining)
+            if event["kind"] == kind:
+                return event
+
+
+def my_turn(obs: dict[str, Any]) -> bool:
+    return not obs.get("done") and bool((obs.get("legal_actions") or {}).get("action_types"))
+
+
+async def play_seat(client: RoleClient, bot: Any, obs: dict[str, Any], *,
+                    event_timeout: float = 600.0) -> dict[str, Any]:
+    """Play ``client``'s seat with ``bot`` until ``done``; return the final observation (with ``record``)."""
+    while not obs.get("done"):
+        if my_turn(obs):
+            obs = await client.step(bot.act(obs))
+            continue
+        event = await client.next_event(event_timeout)
+        if event["kind"] == "match_done" and event.get("status") == "abandoned":
+            raise ServerError("abandoned", f"match {event['match_id']} was abandoned")
+        if event["kind"] in ("your_turn", "match_done", "turn_timeout"):
+            try:
+                obs = await client.obs()
+            except ServerError as exc:
+                if event["kind"] != "match_done" or exc.code not in ("no_match", "unknown_match"):
+                    raise
+                # Archived already (after done_linger_s): the event carries the outcome; the record is
+                # at GET /api/v1/matches/{id}/report.
+                return {**event, "done": True}
+    return obs
+
+
+class SyncRoleClient:
+    """A blocking wrapper: the async client runs on a private event loop thread."""
+
+    def __init__(self, url: str, role: str, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._client = self._run(self._make(url, role, kwargs))
+        self._run(self._client.connect())
+
+    async def _make(self, url: str, role: str, kwargs: dict[str, Any]) -> RoleClient:
+        return RoleClient(url, role, **kwargs)
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def __enter__(self) -> SyncRoleClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def match_id(self) -> str | None:
+        return self._client.match_id
+
+    def reset(self, **params: Any) -> dict[str, Any]:
+        return self._run(self._client.reset(**params))
+
+    def join(self, match_id: str, token: str | None = None, takeover: bool = False) -> dict[str, Any]:
+        return self._run(self._client.join(match_id, token, takeover))
+
+    def step(self, action: dict[str, Any], seq: int | bool | None = True) -> dict[str, Any]:
+        return self._run(self._client.step(action, seq))
+
+    def obs(self) -> dict[str, Any]:
+        return self._run(self._client.obs())
+
+    def state(self) -> dict[str, Any]:
+        return self._run(self._client.state())
+
+    def next_event(self, timeout: float | None = None) -> dict[str, Any]:
+        return self._run(self._client.next_event(timeout))
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._run(self._client.close())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()

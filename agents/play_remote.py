@@ -1,0 +1,70 @@
+"""``fraudarena play``: join a served match as one role (or all three) and play it with a bot.
+
+``play_remote`` is the command's implementation (the CLI only parses options); it uses
+``agents.client`` over WebSockets and returns the final observation of each seat it played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fraudarena.agents.client import ROLES, RoleClient, play_seat
+from fraudarena.agents.play import make_bot
+from fraudarena.arena.rng import bot_seed
+
+
+async def play_remote_async(url: str, role: str = "investigator", *, match_id: str | None = None,
+                            token: str | None = None, new: bool = False, task_id: str = "task_1",
+                            seed: int | None = None, bot: str = "scripted", all_roles: bool = False,
+                            bot_seed_value: int | None = None) -> dict[str, dict[str, Any]]:
+    """Play one seat (or, with ``all_roles``, all three over three sockets); {role: final observation}."""
+    if all_roles:
+        return await _play_all(url, task_id, seed, bot)
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if not new and not match_id:
+        raise ValueError("give --match ID (with --token) or --new")
+    async with RoleClient(url, role) as client:
+        if new:
+            obs = await client.reset(task_id=task_id, seed=seed)
+            print_tokens(obs)
+        else:
+            obs = await client.join(match_id, token)  # type: ignore[arg-type]
+        s = bot_seed_value if bot_seed_value is not None else bot_seed(obs["task_id"], seed or 0, role)
+        final = await play_seat(client, make_bot(bot, role, s), obs)
+    return {role: final}
+
+
+async def _play_all(url: str, task_id: str, seed: int | None, bot: str) -> dict[str, dict[str, Any]]:
+    clients = {r: RoleClient(url, r) for r in ROLES}
+    try:
+        for c in clients.values():
+            await c.connect()
+        obs = {"fraudster": await clients["fraudster"].reset(task_id=task_id, seed=seed)}
+        tokens = obs["fraudster"]["seat_tokens"]
+        mid = obs["fraudster"]["match_id"]
+        for r in ("investigator", "auditor"):
+            obs[r] = await clients[r].join(mid, tokens[r])
+        # Without a seed the server's draw is hidden until done; bots are then seeded from 0.
+        base = seed if seed is not None else 0
+        bots = {r: make_bot(bot, r, bot_seed(task_id, base, r)) for r in ROLES}
+        finals = await asyncio.gather(*(play_seat(clients[r], bots[r], obs[r]) for r in ROLES))
+        return dict(zip(ROLES, finals, strict=True))
+    finally:
+        for c in clients.values():
+            await c.close()
+
+
+def print_tokens(obs: dict[str, Any]) -> None:
+    print(f"match {obs['match_id']}")
+    for r, t in obs.get("seat_tokens", {}).items():
+        print(f"  {r}: --match {obs['match_id']} --token {t}")
+
+
+def play_remote(url: str, role: str = "investigator", *, match_id: str | None = None, token: str | None = None,
+                new: bool = False, task_id: str = "task_1", seed: int | None = None, bot: str = "scripted",
+                all_roles: bool = False) -> dict[str, dict[str, Any]]:
+    """Blocking entry point of ``fraudarena play`` (see ``play_remote_async``)."""
+    return asyncio.run(play_remote_async(url, role, match_id=match_id, token=token, new=new, task_id=task_id,
+                                         seed=seed, bot=bot, all_roles=all_roles))

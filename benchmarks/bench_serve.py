@@ -1,0 +1,334 @@
+"""Benchmark of the served arena: concurrent matches of three bot clients over real sockets.
+
+For each server setup (the single-process uvicorn baseline; Ray Serve with one match per actor;
+Ray Serve with K packed matches per actor) and each concurrency level, N matches are played at once,
+each by three scripted-bot clients over three WebSockets (127.0.0.1 only). Reported: complete
+matches/s, round trips/s, p50/p99 step latency, memory per live match (``POST``-created idle matches,
+actor included), and each figure as a ratio to the baseline. ``--live`` also creates that many idle
+live matches on the packed setup and checks a match still plays.
+
+    python benchmarks/bench_serve.py [--json] [--levels 10,50] [--packed 50] [--proxy haproxy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import httpx
+
+from fraudarena.agents import make_bot
+from fraudarena.agents.client import ROLES, RoleClient, my_turn
+from fraudarena.arena.rng import bot_seed
+from fraudarena.serve.baseline import free_port
+
+BENCH_ARGS = {"rate_per_s": 100000, "rate_burst": 100000, "max_live_matches": 10000, "done_linger_s": 30,
+              "idle_ttl_s": 3600, "turn_timeout_s": 600}
+
+
+def mem_available_mib() -> float:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def match_actor_pss_mib(marker: bytes = b"MatchActor") -> list[float]:
+    """PSS of every live ``MatchActor`` worker process on this machine (MiB)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if marker not in fh.read():
+                    continue
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        out.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return out
+
+
+# ----- servers ---------------------------------------------------------------------------------------
+class Server:
+    def __init__(self, kind: str, args: dict[str, Any], proxy: str = "haproxy") -> None:
+        self.kind, self.args, self.proxy = kind, dict(BENCH_ARGS, **args), proxy
+        self.port = free_port()
+        self.args.setdefault("archive_path", tempfile.mktemp(prefix="bench-", suffix=".sqlite3"))
+        self.proc: subprocess.Popen | None = None
+        self.startup_s = 0.0
+
+    def __enter__(self) -> Server:
+        if self.kind == "baseline":
+            cmd = [sys.executable, "-m", "fraudarena.serve.baseline", "--port", str(self.port),
+                   "--args", json.dumps(self.args)]
+        else:
+            code = ("from fraudarena.serve.launcher import serve_command; "
+                    f"serve_command(host='127.0.0.1', port={self.port}, proxy={self.proxy!r}, num_cpus=2, "
+                    f"arena_args={self.args!r})")
+            cmd = [sys.executable, "-c", code]
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        deadline = t0 + 600
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.http}/api/v1/health", timeout=5).status_code == 200:
+                    break
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} server did not start")
+            time.sleep(0.2)
+        self.startup_s = time.monotonic() - t0
+        return self
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT if self.kind != "baseline" else signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        with contextlib.suppress(OSError):
+            os.unlink(self.args["archive_path"])
+
+
+# ----- load --------------------------------------------------------------------------------------------
+async def _seat(client: RoleClient, bot: Any, obs: dict[str, Any], lat: list[float]) -> None:
+    while not obs.get("done"):
+        if my_turn(obs):
+            action = bot.act(obs)
+            t = time.perf_counter()
+            obs = await client.step(action)
+            lat.append(time.perf_counter() - t)
+            continue
+        event = await client.next_event(300)
+        if event["kind"] in ("your_turn", "match_done", "turn_timeout"):
+            obs = await client.obs()
+
+
+async def _match(url: str, task_id: str, seed: int, lat: list[float], counter: list[int]) -> None:
+    clients = {r: RoleClient(url, r, open_timeout=120, reply_timeout=300) for r in ROLES}
+    try:
+        for c in clients.values():
+            await c.connect()
+        obs = {"fraudster": await clients["fraudster"].reset(task_id=task_id, seed=seed)}
+        tokens, mid = obs["fraudster"]["seat_tokens"], obs["fraudster"]["match_id"]
+        for r in ("investigator", "auditor"):
+            obs[r] = await clients[r].join(mid, tokens[r])
+        counter[0] += 4
+        bots = {r: make_bot("scripted", r, bot_seed(task_id, seed, r)) for r in ROLES}
+        await asyncio.gather(*(_seat(clients[r], bots[r], obs[r], lat) for r in ROLES))
+        counter[0] += 1
+    finally:
+        for c in clients.values():
+            await c.close()
+
+
+async def _load(url: str, n: int, rounds: int, task_id: str) -> dict[str, Any]:
+    lat: list[float] = []
+    counter = [0]
+    errors = 0
+    t0 = time.perf_counter()
+
+    async def slot(i: int) -> None:
+        nonlocal errors
+        for k in range(rounds):
+            try:
+                await _match(url, task_id, 1000 * i + k, lat, counter)
+            except Exception:  # counted and reported
+                errors += 1
+
+    await asyncio.gather(*(slot(i) for i in range(n)))
+    wall = time.perf_counter() - t0
+    lat.sort()
+    trips = len(lat) + counter[0]
+    return {"matches": n * rounds - errors, "errors": errors, "wall_s": round(wall, 2),
+            "matches_per_s": round((n * rounds - errors) / wall, 2), "round_trips_per_s": round(trips / wall, 1),
+            "p50_ms": round(1000 * statistics.median(lat), 2) if lat else None,
+            "p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2) if lat else None}
+
+
+def memory_per_match(server: Server, n: int, per_actor: int) -> float:
+    """MiB of RAM per idle live match (created by POST), its share of an actor process included.
+
+    Matches land on pre-started pooled actors, whose memory the MemAvailable delta does not see, so
+    the mean PSS of a match actor process divided by the matches it holds is added.
+    """
+    if server.kind == "baseline":  # one process: its RSS is the precise figure
+        return _rss_per_match(server, n)
+    pss = match_actor_pss_mib()
+    actor_share = (statistics.mean(pss) / per_actor) if pss else 0.0
+    before = mem_available_mib()
+    ids = []
+    with httpx.Client(timeout=300) as http:
+        for _ in range(n):
+            r = http.post(f"{server.http}/api/v1/matches", json={"task_id": "task_1"})
+            r.raise_for_status()
+            ids.append(r.json())
+        time.sleep(2.0)  # let freshly started actor processes settle before sampling
+        after = mem_available_mib()
+        for m in ids:
+            http.delete(f"{server.http}/api/v1/matches/{m['match_id']}",
+                        headers={"Authorization": f"Bearer {m['admin_token']}"})
+    return round((before - after) / n + actor_share, 2)
+
+
+def drain(server: Server, timeout_s: float = 120.0) -> None:
+    """Wait until finished matches have left (done_linger_s) so each level starts from an empty server."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server.http}/api/v1/health", timeout=30).json()["live_matches"] == 0:
+            return
+        time.sleep(0.5)
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _rss_per_match(server: Server, n: int) -> float:
+    assert server.proc is not None
+    before = _rss_mib(server.proc.pid)
+    with httpx.Client(timeout=300) as http:
+        made = [http.post(f"{server.http}/api/v1/matches", json={"task_id": "task_1"}).json() for _ in range(n)]
+        after = _rss_mib(server.proc.pid)
+        for m in made:
+            http.delete(f"{server.http}/api/v1/matches/{m['match_id']}",
+                        headers={"Authorization": f"Bearer {m['admin_token']}"})
+    return round((after - before) / n, 3)
+
+
+def run_setup(label: str, kind: str, args: dict[str, Any], levels: list[int], proxy: str, task_id: str,
+              rounds: int, live: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"setup": label, "levels": {}}
+    with Server(kind, args, proxy) as server:
+        out["startup_s"] = round(server.startup_s, 1)
+        asyncio.run(_load(server.ws, 2, 1, task_id))  # warm-up
+        for n in levels:
+            res = asyncio.run(_load(server.ws, n, rounds, task_id))
+            drain(server)
+            k = int(args.get("matches_per_actor", 1))
+            res["mem_per_match_mib"] = memory_per_match(server, 10 if kind == "serve" and k == 1 else 100, k)
+            drain(server)
+            out["levels"][n] = res
+            print(f"  {label:<28} n={n:<4} {res}", file=sys.stderr, flush=True)
+        if live:
+            out["live"] = live_capacity(server, live, task_id)
+            print(f"  {label:<28} live={live} {out['live']}", file=sys.stderr, flush=True)
+    return out
+
+
+def _arena_pss_mib() -> float:
+    """PSS of the processes that hold matches (match actors and the directory)."""
+    return sum(match_actor_pss_mib()) + sum(match_actor_pss_mib(b"DirectoryActor"))
+
+
+def live_capacity(server: Server, n: int, task_id: str) -> dict[str, Any]:
+    before_pss = _arena_pss_mib()
+    before = mem_available_mib()
+    t0 = time.monotonic()
+    with httpx.Client(timeout=300) as http:
+        ids = [http.post(f"{server.http}/api/v1/matches", json={"task_id": task_id}).json() for _ in range(n)]
+        created_s = time.monotonic() - t0
+        live = http.get(f"{server.http}/api/v1/health").json()["live_matches"]
+        after = mem_available_mib()
+        after_pss = _arena_pss_mib()
+        play = asyncio.run(_load(server.ws, 10, 1, task_id))
+        for m in ids:
+            http.delete(f"{server.http}/api/v1/matches/{m['match_id']}",
+                        headers={"Authorization": f"Bearer {m['admin_token']}"})
+    return {"live_matches": live, "create_s": round(created_s, 1), "mem_available_drop_mib": round(before - after, 1),
+            "arena_pss_growth_mib": round(after_pss - before_pss, 1),
+            "pss_per_match_mib": round((after_pss - before_pss) / max(1, live), 3),
+            "play_10_while_live": play}
+
+
+def ratios(result: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for n, res in result["levels"].items():
+        b = base["levels"].get(n)
+        if not b:
+            continue
+        out[n] = {k: round(res[k] / b[k], 2) if b.get(k) and res.get(k) is not None else None
+                  for k in ("matches_per_s", "round_trips_per_s", "p50_ms", "p99_ms", "mem_per_match_mib")}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--levels", default="10,50,200", help="concurrent matches")
+    parser.add_argument("--k1-levels", default=None, help="levels for matches_per_actor=1 (default: --levels)")
+    parser.add_argument("--packed", type=int, default=50, help="matches_per_actor of the packed setup")
+    parser.add_argument("--proxy", default="haproxy", help="haproxy, default, or both")
+    parser.add_argument("--task", default="task_1")
+    parser.add_argument("--rounds", type=int, default=1, help="matches played in a row per slot")
+    parser.add_argument("--live", type=int, default=0, help="idle live matches to hold on the packed setup")
+    parser.add_argument("--skip-k1", action="store_true", help="only the packed Serve setup")
+    parser.add_argument("--skip-baseline", action="store_true", help="no uvicorn baseline (no ratios)")
+    ns = parser.parse_args()
+    levels = [int(x) for x in ns.levels.split(",") if x]
+    k1_levels = [int(x) for x in (ns.k1_levels or ns.levels).split(",") if x]
+    proxies = ["haproxy", "default"] if ns.proxy == "both" else [ns.proxy]
+    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "mem_available_mib": round(mem_available_mib())},
+                              "task": ns.task, "results": []}
+    base: dict[str, Any] = {"levels": {}}
+    if not ns.skip_baseline:
+        print("baseline (uvicorn, in-process matches)", file=sys.stderr)
+        base = run_setup("baseline", "baseline", {}, sorted(set(levels + k1_levels)), "", ns.task, ns.rounds)
+        report["results"].append(base)
+    for proxy in proxies:
+        if not ns.skip_k1:
+            pool = max(k1_levels) + 2
+            k1 = run_setup(f"serve-{proxy}-k1", "serve", {"matches_per_actor": 1, "pool_size": pool}, k1_levels,
+                           proxy, ns.task, ns.rounds)
+            k1["ratio_to_baseline"] = ratios(k1, base)
+            report["results"].append(k1)
+        packed = run_setup(f"serve-{proxy}-k{ns.packed}", "serve", {"matches_per_actor": ns.packed, "pool_size": 2},
+                           levels, proxy, ns.task, ns.rounds, live=ns.live)
+        packed["ratio_to_baseline"] = ratios(packed, base)
+        report["results"].append(packed)
+    if ns.json:
+        print(json.dumps(report, indent=2))
+        return
+    for res in report["results"]:
+        print(f"{res['setup']} (startup {res['startup_s']} s)")
+        for n, row in res["levels"].items():
+            ratio = res.get("ratio_to_baseline", {}).get(n, {})
+            print(f"  n={n:<4} matches/s {row['matches_per_s']:<7} trips/s {row['round_trips_per_s']:<8} "
+                  f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  mem/match {row['mem_per_match_mib']} MiB  "
+                  f"errors {row['errors']}" + (f"  ratio {ratio}" if ratio else ""))
+        if "live" in res:
+            print(f"  live: {res['live']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""One live match as the server sees it: the referee, its seats and tokens, deadlines, bots and events.
+
+Everything here is plain Python with an injected clock (``now`` arguments), so the same class backs
+the Ray match actor and the single-process baseline, and tests drive time by hand. Every method
+either applies a whole request or raises ``ProtocolError`` having changed nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fraudarena.arena import ArenaError, RefereeEnvironment
+from fraudarena.arena.rng import bot_seed
+from fraudarena.arena.spec import PHASE_ROLE, ROLES
+from fraudarena.cluster import tokens
+from fraudarena.cluster.errors import ErrorCode, ProtocolError
+from fraudarena.cluster.settings import ArenaSettings
+
+HEADER_KEYS: tuple[str, ...] = (
+    "role", "task_id", "phase", "round_number", "max_rounds", "rounds_remaining", "actions_left_this_turn",
+    "budget_remaining", "action_budget", "proposals_used", "max_proposals", "arrivals_remaining",
+    "queue_may_grow", "fraudster_committed", "end_reason", "done", "reward", "feedback", "legal_actions",
+)
+BotFactory = Callable[[str, str, int], Any]
+
+
+@dataclass
+class Seat:
+    """One role's seat: a house bot, or a human reachable through at most one connection."""
+
+    role: str
+    bot_kind: str | None = None
+    bot: Any = None
+    token_digest: bytes | None = None
+    conn: str | None = None
+    ever_seated: bool = False
+    last_seq: int | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_bot(self) -> bool:
+        return self.bot_kind is not None
+
+    def status(self) -> str:
+        if self.is_bot:
+            return "bot"
+        if self.conn is not None:
+            return "connected"
+        return "disconnected" if self.ever_seated else "empty"
+
+
+class LiveMatch:
+    """A match between creation and archiving."""
+
+    def __init__(self, match_id: str, params: dict[str, Any], house_bots: dict[str, str],
+                 settings: ArenaSettings, now: float, bot_factory: BotFactory) -> None:
+        self.match_id = match_id
+        self.settings = settings
+        overrides = {k: v for k, v in params.items() if k not in ("task_id", "seed") and v is not None}
+        try:
+            self.env = RefereeEnvironment(task_id=params.get("task_id") or "task_1", seed=params.get("seed"),
+                                          **overrides)
+        except ArenaError as exc:
+            raise ProtocolError(exc.code, exc.message, exc.details) from None
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(ErrorCode.RESET_ERROR, f"match could not be created: {exc}") from None
+        self.max_rounds = int(self.env.observe("auditor")["max_rounds"])
+        self._final_record: dict[str, Any] | None = None
+        self.seats: dict[str, Seat] = {r: Seat(r) for r in ROLES}
+        self.tokens: dict[str, str] = {}
+        for role, kind in house_bots.items():
+            seat = self.seats[role]
+            seat.bot_kind = kind
+            seat.bot = bot_factory(kind, role, bot_seed(self.env.task_id, self.env.seed, role))
+        for role, seat in self.seats.items():
+            if not seat.is_bot:
+                self.tokens[role] = tokens.new_token()
+                seat.token_digest = tokens.digest(self.tokens[role])
+        self.admin_token = tokens.new_token()
+        self.admin_digest = tokens.digest(self.admin_token)
+        self.created_at = now
+        self.last_activity_at = now
+        self.first_seated_at: float | None = None
+        self.turn_started_at = now
+        self.unattended_since: float | None = now
+        self.done_at: float | None = None
+        self.action_log: list[dict[str, Any]] = []  # append-only: every accepted action, in order
+        self.phase_log: list[dict[str, Any]] = []  # (position in action_log, phase, round) changes
+        self.changed = 0  # bumped on every state change (summary pushes, wakeups)
+        self._run_bots(now)
+
+    # ----- public requests -----------------------------------------------------------------------
+    def seat_creator(self, role: str, conn: str, now: float) -> int:
+        return self._seat(role, conn, now)
+
+    def join(self, role: str, conn: str, token: str | None, takeover: bool, now: float) -> tuple[int, str | None]:
+        """Seat ``conn`` in ``role``; returns (event cursor, connection id that was taken over)."""
+        seat = self.seats[role]
+        if seat.is_bot:
+            raise ProtocolError(ErrorCode.SEAT_TAKEN, f"the {role} seat is played by a house bot")
+        if token is None:
+            if not self.settings.open_seats:
+                raise ProtocolError(ErrorCode.UNAUTHORIZED, "join needs the seat token of this role ('token')")
+            if seat.conn is not None and seat.conn != conn:
+                raise ProtocolError(ErrorCode.SEAT_TAKEN, f"the {role} seat has a live connection")
+            return self._seat(role, conn, now), None
+        if not tokens.matches(token, seat.token_digest):
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, f"wrong token for the {role} seat of this match")
+        old = seat.conn
+        if old is not None and old != conn and not takeover:
+            raise ProtocolError(ErrorCode.SEAT_TAKEN,
+                                f"the {role} seat has a live connection (send takeover: true to replace it)")
+        cursor = self._seat(role, conn, now)
+        return cursor, (old if old not in (None, conn) else None)
+
+    def leave(self, role: str, conn: str, now: float) -> bool:
+        seat = self.seats[role]
+        if seat.conn != conn:
+            return False
+        seat.conn = None
+        self._touch(now)
+        if not any(s.conn for s in self.seats.values()):
+            self.unattended_since = now
+        return True
+
+    def holds(self, role: str, conn: str) -> bool:
+        return self.seats[role].conn == conn
+
+    def step(self, role: str, action: Any, seq: int | None, now: float) -> dict[str, Any]:
+        seat = self.seats[role]
+        if seq is not None and seat.last_seq is not None and seq <= seat.last_seq:
+            out = self.observation(role)
+            out["duplicate"] = True
+            return out
+        if not isinstance(action, dict):
+            raise ProtocolError(ErrorCode.VALIDATION_ERROR, "step data must be an action object",
+                                [{"loc": ["data"], "msg": "expected an object"}])
+        self._apply(role, action, now)
+        if seq is not None:
+            seat.last_seq = seq
+        self._run_bots(now)
+        return self.observation(role)
+
+    def observation(self, role: str) -> dict[str, Any]:
+        obs = dict(self.env.observe(role))
+        obs["match_id"] = self.match_id
+        obs["last_seq"] = self.seats[role].last_seq
+        return obs
+
+    def state(self, role: str, now: float) -> dict[str, Any]:
+        obs = self.env.observe(role)
+        out: dict[str, Any] = {"match_id": self.match_id, "episode_id": self.match_id}
+        out["step_count"] = len(self.action_log) if self.env.done else self.env.accepted_actions(role)
+        for key in HEADER_KEYS:
+            out[key] = obs.get(key)
+        out["seats"] = self.seat_statuses()
+        deadline = self.deadline()
+        out["turn_deadline_ms"] = None if deadline is None else max(0, int((deadline - now) * 1000))
+        out["last_seq"] = self.seats[role].last_seq
+        if self.env.done:
+            out["record"] = self.record()
+        return out
+
+    def seat_statuses(self) -> dict[str, str]:
+        return {r: s.status() for r, s in self.seats.items()}
+
+    def check_admin(self, token: str | None) -> None:
+        if not tokens.matches(token, self.admin_digest):
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "DELETE needs this match's admin token")
+
+    # ----- time ------------------------------------------------------------------------------------
+    def deadline(self) -> float | None:
+        """When the role to move gets its default action (None when no deadline runs)."""
+        if self.env.done or self.first_seated_at is None:
+            return None
+        role = self.env.current_role
+        if role is None or self.seats[role].is_bot:
+            return None
+        return max(self.turn_started_at, self.first_seated_at) + self.settings.turn_timeout_s
+
+    def due(self) -> float | None:
+        """The next instant at which ``advance`` has something to do."""
+        times = []
+        if self.done_at is not None:
+            times.append(self.done_at + self.settings.done_linger_s)
+        else:
+            d = self.deadline()
+            if d is not None:
+                times.append(d)
+            if self.unattended_since is not None:
+                times.append(self.unattended_since + self.settings.idle_ttl_s)
+        return min(times) if times else None
+
+    def advance(self, now: float) -> str | None:
+        """Apply expired deadlines; return ``"done"``/``"abandoned"`` when the match must be archived."""
+        if self.done_at is not None:
+            return "done" if now >= self.done_at + self.settings.done_linger_s else None
+        if self.unattended_since is not None and now >= self.unattended_since + self.settings.idle_ttl_s:
+            self._broadcast_done("abandoned")
+            return "abandoned"
+        deadline = self.deadline()
+        if deadline is not None and now >= deadline:
+            role = self.env.current_role
+            assert role is not None
+            self._push(role, {"kind": "turn_timeout"})
+            self._apply(role, self.env.default_action(role), now)
+            self._run_bots(now)
+        if self.done_at is not None and self.settings.done_linger_s <= 0:
+            return "done"
+        return None
+
+    def abandon(self) -> None:
+        self._broadcast_done("abandoned")
+
+    # ----- archive ---------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        env = self.env
+        out: dict[str, Any] = {
+            "match_id": self.match_id, "task_id": env.task_id, "phase": env.phase,
+            "round_number": env.round_number, "max_rounds": self.max_rounds,
+            "seats": self.seat_statuses(), "created_at": self.created_at,
+            "last_activity_at": self.last_activity_at, "status": "done" if env.done else "live",
+        }
+        if env.done:
+            out.update(self._result_fields(self.record()))
+        return out
+
+    def record(self) -> dict[str, Any]:
+        """The GAME.md §11 record (cached once the match is done: it no longer changes)."""
+        if self._final_record is not None:
+            return self._final_record
+        record = self.env.record()
+        if self.env.done:
+            self._final_record = record
+        return record
+
+    def archive_entry(self, status: str, now: float) -> dict[str, Any]:
+        record = self.record()
+        summary = self.summary()
+        summary["status"] = status
+        summary["finished_at"] = now
+        if status == "done":
+            summary.update(self._result_fields(record))
+        else:
+            for key in ("end_reason", "grader_score", "rewards"):
+                summary.pop(key, None)
+            summary["end_reason"] = None
+        return {"match_id": self.match_id, "summary": summary, "record": record,
+                "phase_log": list(self.phase_log), "secret": self.admin_digest}
+
+    @staticmethod
+    def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
+        grader = record.get("grader") or {}
+        return {"end_reason": record.get("end_reason"), "grader_score": grader.get("score"),
+                "rewards": record.get("rewards")}
+
+    # ----- internals -------------------------------------------------------------------------------
+    def _seat(self, role: str, conn: str, now: float) -> int:
+        seat = self.seats[role]
+        seat.conn = conn
+        seat.ever_seated = True
+        if self.first_seated_at is None:
+            self.first_seated_at = now
+        self.unattended_since = None
+        self._touch(now)
+        return len(seat.events)
+
+    def _touch(self, now: float) -> None:
+        self.last_activity_at = now
+        self.changed += 1
+
+    def _apply(self, role: str, action: dict[str, Any], now: float) -> None:
+        before = (self.env.phase, self.env.round_number)
+        try:
+            accepted = self.env.apply(role, action)
+        except ArenaError as exc:
+            raise ProtocolError(exc.code, exc.message, exc.details) from None
+        except ProtocolError:
+            raise
+        except Exception as exc:  # an engine fault: the action was not applied
+            raise ProtocolError(ErrorCode.EXECUTION_ERROR, f"the action could not be applied: {exc!r}") from None
+        self.action_log.append({"role": role, "action": accepted, "round": before[1], "phase": before[0]})
+        self._touch(now)
+        if (self.env.phase, self.env.round_number) != before:
+            self._on_phase_change(now)
+
+    def _on_phase_change(self, now: float) -> None:
+        env = self.env
+        self.turn_started_at = now
+        self.phase_log.append({"after": len(self.action_log), "phase": env.phase, "round": env.round_number})
+        if env.done:
+            self.done_at = now
+            self._broadcast_done("done")
+            return
+        current = PHASE_ROLE.get(env.phase)
+        for role in ROLES:
+            self._push(role, {"kind": "your_turn" if role == current else "phase_changed"})
+
+    def _broadcast_done(self, status: str) -> None:
+        end_reason = self.record().get("end_reason") if status == "done" else None
+        for role in ROLES:
+            extra: dict[str, Any] = {"status": status, "end_reason": end_reason, "reward": None}
+            if status == "done" and self.seats[role].conn is not None:
+                extra["reward"] = self.env.observe(role).get("reward")
+            self._push(role, {"kind": "match_done", **extra})
+
+    def _push(self, role: str, data: dict[str, Any]) -> None:
+        seat = self.seats[role]
+        if seat.conn is None:
+            return
+        event = {"kind": data["kind"], "match_id": self.match_id, "phase": self.env.phase,
+                 "round_number": self.env.round_number}
+        event.update({k: v for k, v in data.items() if k != "kind"})
+        seat.events.append(event)
+
+    def _run_bots(self, now: float) -> None:
+        """Let house bots move while it is a bot's turn (they move as soon as their turn starts)."""
+        guard = 0
+        while not self.env.done:
+            role = self.env.current_role
+            if role is None or not self.seats[role].is_bot:
+                return
+            guard += 1
+            if guard > 10_000:
+                raise ProtocolError(ErrorCode.EXECUTION_ERROR, "house bot did not finish its turn")
+            action = self.seats[role].bot.act(self.env.observe(role, text=False))
+            try:
+                self._apply(role, action, now)
+            except ProtocolError:
+                # A bot bug must not stall the match: its role takes the default action instead.
+                self._apply(role, self.env.default_action(role), now)

@@ -1,0 +1,47 @@
+"""Starting a small local Ray for the embedded server and the test suite, without the known traps.
+
+* Workers must import ``fraudarena``: when the package is not installed, the directory holding it is
+  put on ``PYTHONPATH`` before ``ray.init`` (a ``runtime_env`` would double every actor's start time).
+* A local ``ray.init()`` silently writes ``~/.ray/auth_token`` unless ``RAY_AUTH_MODE`` is set, which
+  later turns token auth on for ``ray start --head`` and breaks ``serve deploy``; ``start`` sets
+  ``RAY_AUTH_MODE=disabled`` for loopback-only clusters unless the caller chose a mode.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ray
+
+
+def package_parent() -> str | None:
+    """The directory to put on PYTHONPATH so ``import fraudarena`` works in workers (None if installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fraudarena")
+    if spec is None or spec.origin is None:
+        return None
+    here = Path(spec.origin).parent  # a ``fraudarena`` dir (or symlink) on sys.path, not an editable install
+    return str(here.parent) if here.name == "fraudarena" else None
+
+
+def export_pythonpath() -> None:
+    parent = package_parent()
+    if parent is None:
+        return
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if parent not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([parent, *parts])
+
+
+def start(num_cpus: int | None = 2, auth_mode: str | None = None, **kwargs) -> bool:
+    """``ray.init`` a local cluster if none is connected; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    export_pythonpath()
+    os.environ.setdefault("RAY_AUTH_MODE", auth_mode or "disabled")
+    kwargs.setdefault("include_dashboard", False)
+    kwargs.setdefault("log_to_driver", False)
+    ray.init(num_cpus=num_cpus, **kwargs)
+    return True

@@ -1,0 +1,82 @@
+"""Finding (or creating) an arena instance's singleton actors by name, from any process of the cluster.
+
+Names are ``<instance>-history`` and ``<instance>-directory`` in the settings' namespace (default
+``fraudarena``). A singleton whose configuration fingerprint differs from the caller's (a redeploy
+with new settings or code) is replaced, so a stale detached actor never serves a new deployment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import ray
+
+from fraudarena.cluster.settings import ArenaSettings
+
+
+def _get(settings: ArenaSettings, kind: str):
+    try:
+        return ray.get_actor(settings.actor_name(kind), namespace=settings.namespace)
+    except ValueError:
+        return None
+
+
+def history_handle(settings: ArenaSettings, create: bool = True):
+    """The instance's ``HistoryActor`` (created if missing)."""
+    from fraudarena.cluster.history_actor import HistoryActor
+
+    handle = _get(settings, "history")
+    if handle is None and create:
+        handle = HistoryActor.options(name=settings.actor_name("history"), namespace=settings.namespace,
+                                      lifetime="detached", get_if_exists=True).remote(settings.model_dump())
+    return handle
+
+
+def directory_handle(settings: ArenaSettings, create: bool = True):
+    """The instance's ``DirectoryActor`` (created if missing)."""
+    from fraudarena.cluster.directory import DirectoryActor
+
+    handle = _get(settings, "directory")
+    if handle is None and create:
+        handle = DirectoryActor.options(name=settings.actor_name("directory"), namespace=settings.namespace,
+                                        lifetime="detached", get_if_exists=True).remote(settings.model_dump())
+    return handle
+
+
+async def ensure_singletons(settings: ArenaSettings):
+    """(directory, history) for ``settings``, replacing either when it was created with other settings."""
+    history = history_handle(settings)
+    want_h = f"{settings.archive_file().resolve()}|{settings.archive_capacity}|{settings.code_version}"
+    if await history.fingerprint.remote() != want_h:
+        ray.kill(history, no_restart=True)
+        await _wait_gone(settings, "history")
+        history = history_handle(settings)
+    directory = directory_handle(settings)
+    if await directory.fingerprint.remote() != settings.model_dump_json():
+        await directory.shutdown.remote()
+        ray.kill(directory, no_restart=True)
+        await _wait_gone(settings, "directory")
+        directory = directory_handle(settings)
+    await directory.ensure_pool.remote()
+    return directory, history
+
+
+async def _wait_gone(settings: ArenaSettings, kind: str, timeout_s: float = 30.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while _get(settings, kind) is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+def kill_instance(settings: ArenaSettings) -> None:
+    """Kill the instance's directory (its match actors die with it) and history actor (the archive stays on disk)."""
+    directory = _get(settings, "directory")
+    if directory is not None:
+        with contextlib.suppress(Exception):  # best effort before the kill below
+            ray.get(directory.shutdown.remote(), timeout=30)
+        ray.kill(directory, no_restart=True)
+    history = _get(settings, "history")
+    if history is not None:
+        ray.kill(history, no_restart=True)

@@ -1,0 +1,52 @@
+"""Typed settings of the served arena, loaded once from ``ray_config.yaml``'s application arguments.
+
+One pydantic model (``ArenaSettings``) holds every limit of PROTOCOL.md §5 plus the cluster's sizing
+knobs (pool size, matches per actor, archive path). Unknown keys are rejected so a typo in the YAML
+fails the deploy instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ArenaSettings(BaseModel):
+    """Every configurable knob of the served arena (defaults = PROTOCOL.md §5)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instance: str = Field("default", pattern=r"^[a-z0-9_-]{1,32}$",
+                          description="Names this arena's actors; two apps on one cluster need two instances.")
+    namespace: str = Field("fraudarena", description="Ray namespace of the named actors.")
+    code_version: str = Field("", description="Bumped by the deploy helper so a redeploy reloads code.")
+    # Protocol limits (§5).
+    max_frame_bytes: int = Field(64 * 1024, ge=1024)
+    close_frame_bytes: int = Field(1024 * 1024, ge=1024)
+    rate_per_s: float = Field(20.0, gt=0)
+    rate_burst: int = Field(40, ge=1)
+    rate_close_rejections: int = Field(200, ge=1, description="Rejected frames within 10 s that close the socket.")
+    ping_interval_s: float = Field(20.0, gt=0)
+    ping_timeout_s: float = Field(20.0, gt=0)
+    turn_timeout_s: float = Field(300.0, gt=0)
+    idle_ttl_s: float = Field(900.0, gt=0)
+    done_linger_s: float = Field(60.0, ge=0)
+    max_live_matches: int = Field(1000, ge=1)
+    open_seats: bool = False
+    # Archive.
+    archive_path: str = Field("var/archive.sqlite3", description="SQLite file of finished matches.")
+    archive_capacity: int = Field(10_000, ge=1)
+    # Cluster sizing.
+    pool_size: int = Field(4, ge=0, description="Idle pre-started match actors kept ready.")
+    matches_per_actor: int = Field(1, ge=1, le=10_000)
+    actor_max_concurrency: int = Field(1000, ge=8, description="Concurrent calls per (async) match actor.")
+    long_poll_s: float = Field(15.0, gt=0, description="How long a socket's event long-poll waits.")
+    public_url: str = Field("", description="Base ws:// URL advertised in POST /matches answers.")
+
+    def archive_file(self) -> Path:
+        return Path(self.archive_path).expanduser()
+
+    def actor_name(self, kind: str) -> str:
+        """The Ray actor name of this instance's ``kind`` singleton (``directory``, ``history``)."""
+        return f"{self.instance}-{kind}"

@@ -1,0 +1,34 @@
+"""Seat and admin tokens (PROTOCOL.md §3.1): CSPRNG, base64url without padding, stored only as sha256.
+
+Tokens never leave this module except to the match creator; everything else keeps the digest and
+compares in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+
+def new_token() -> str:
+    """32 random bytes as 43 base64url characters."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+
+
+def digest(token: str) -> bytes:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def matches(token: str | None, stored: bytes | None) -> bool:
+    """True when ``token`` hashes to ``stored`` (constant-time comparison)."""
+    if not token or stored is None or not isinstance(token, str) or len(token) > 256:
+        return False
+    return hmac.compare_digest(digest(token), stored)
+
+
+def new_match_id() -> str:
+    """An opaque, unguessable-enough public match id (not a secret)."""
+    return "m_" + secrets.token_hex(8)

@@ -1,0 +1,57 @@
+"""Role-filtered views of a match's history for REST (PROTOCOL.md §6 ``/matches/{id}/events``).
+
+Before ``done`` a seat sees its own accepted actions in full, other roles' actions only as far as its
+observation shows them, and phase changes; without a token only phase changes. After ``done`` every
+accepted action is shown with its global index.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fraudarena.cluster.live_match import LiveMatch
+
+# What the Fraudster's observation shows of Investigator actions (targets pulled, verdicts with confidence).
+_FRAUDSTER_SEES = {"investigate": ("action_type", "ad_id", "investigation_target"),
+                   "verdict": ("action_type", "ad_id", "verdict", "confidence")}
+
+
+def _visible(viewer: str | None, actor: str, action: dict[str, Any], phase_now: str) -> dict[str, Any] | None:
+    if viewer == actor:
+        return dict(action)
+    if viewer == "fraudster" and actor == "investigator":
+        keys = _FRAUDSTER_SEES.get(str(action.get("action_type")))
+        if keys:
+            return {k: action[k] for k in keys if k in action}
+    if viewer == "auditor" and phase_now in ("audit_phase", "done"):
+        return dict(action)
+    return None
+
+
+def match_events(match: LiveMatch, viewer: str | None) -> list[dict[str, Any]]:
+    """The ordered event list that ``viewer`` (a role, or None for the public) may see."""
+    if match.env.done:
+        return archived_events(match.record())
+    phase_now = match.env.phase
+    changes = {c["after"]: c for c in match.phase_log}
+    out: list[dict[str, Any]] = []
+    for i, entry in enumerate(match.action_log, start=1):
+        if viewer is not None:
+            shown = _visible(viewer, entry["role"], entry["action"], phase_now)
+            if shown is not None:
+                out.append({"kind": "action", "round": entry["round"], "phase": entry["phase"],
+                            "role": entry["role"], "action": shown})
+        change = changes.get(i)
+        if change is not None:
+            out.append({"kind": "phase_changed", "round": change["round"], "phase": change["phase"],
+                        "role": None, "action": None})
+    for n, event in enumerate(out, start=1):
+        event["n"] = n
+    return out
+
+
+def archived_events(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every accepted action of a finished match, with the record's global index."""
+    return [{"kind": "action", "n": a.get("n"), "round": a.get("round"), "phase": a.get("phase"),
+             "role": a.get("role"), "action": a.get("action")} for a in record.get("actions", [])]

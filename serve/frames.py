@@ -1,0 +1,197 @@
+"""Inbound WebSocket frames and REST bodies (PROTOCOL.md §1–2), validated by one discriminated union.
+
+``parse_frame`` turns raw text into a typed frame or a ``ProtocolError`` with the right code:
+``invalid_json`` (not JSON / not an object / no string ``type``), ``unknown_type``, or
+``validation_error`` with ``details`` = [{loc, msg}]. Every inbound model forbids unknown keys.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
+
+from fraudarena.arena.spec import OVERRIDE_RANGES, ROLES, TASK_IDS, TASKS
+from fraudarena.cluster.errors import ErrorCode, ProtocolError
+
+RoleName = Literal["fraudster", "investigator", "auditor"]
+FrameId = Annotated[str, StringConstraints(max_length=64)] | Annotated[int, Field(ge=-(2**63), lt=2**63)]
+BOT_KINDS = ("scripted", "random")
+KNOWN_TYPES = ("reset", "join", "step", "obs", "state", "close", "queue")
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ResetData(_Inbound):
+    """``reset`` data and the POST /matches body (GAME.md §2 ranges)."""
+
+    task_id: str | None = None
+    seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+    max_rounds: Annotated[int, Field(ge=OVERRIDE_RANGES["max_rounds"][0],
+                                     le=OVERRIDE_RANGES["max_rounds"][1])] | None = None
+    max_proposals: Annotated[int, Field(ge=OVERRIDE_RANGES["max_proposals"][0],
+                                        le=OVERRIDE_RANGES["max_proposals"][1])] | None = None
+    max_fraudster_actions_per_turn: Annotated[int, Field(
+        ge=OVERRIDE_RANGES["max_fraudster_actions_per_turn"][0],
+        le=OVERRIDE_RANGES["max_fraudster_actions_per_turn"][1])] | None = None
+    max_investigator_actions_per_turn: Annotated[int, Field(
+        ge=OVERRIDE_RANGES["max_investigator_actions_per_turn"][0],
+        le=OVERRIDE_RANGES["max_investigator_actions_per_turn"][1])] | None = None
+    allowed_categories: Annotated[list[Annotated[str, StringConstraints(max_length=64)]],
+                                  Field(min_length=1, max_length=32)] | None = None
+    house_bots: dict[RoleName, Annotated[str, StringConstraints(max_length=128)]] | None = None
+    episode_id: Any = None  # accepted and ignored (ids are server-generated)
+
+    @field_validator("task_id")
+    @classmethod
+    def _known_task(cls, v: str | None) -> str | None:
+        if v is not None and v not in TASK_IDS:
+            raise ValueError(f"unknown task_id {v!r}; expected one of {', '.join(TASK_IDS)}")
+        return v
+
+    @field_validator("allowed_categories")
+    @classmethod
+    def _distinct(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("allowed_categories must be distinct")
+        return v
+
+    @field_validator("house_bots")
+    @classmethod
+    def _bots(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        for role, kind in (v or {}).items():
+            if kind not in BOT_KINDS:
+                raise ValueError(f"unknown house bot {kind!r} for {role}; this server knows {', '.join(BOT_KINDS)}")
+        return v
+
+    def params(self) -> dict[str, Any]:
+        """The engine's keyword arguments (task, seed, overrides; None = default)."""
+        out = self.model_dump(exclude={"house_bots", "episode_id"}, exclude_none=True)
+        task = out.get("task_id") or "task_1"
+        cats = out.get("allowed_categories")
+        if cats is not None:
+            bad = [c for c in cats if c not in TASKS[task].category_pool]
+            if bad:
+                raise ProtocolError(ErrorCode.VALIDATION_ERROR, f"categories outside {task}'s pool: {bad}",
+                                    [{"loc": ["data", "allowed_categories"], "msg": f"not in the pool: {bad}"}])
+        return out
+
+
+class JoinData(_Inbound):
+    match_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    token: Annotated[str, StringConstraints(max_length=256)] | None = None
+    takeover: bool = False
+
+
+class EmptyData(_Inbound):
+    pass
+
+
+class QueueData(_Inbound):
+    role: RoleName
+    task_id: str | None = None
+
+
+class _Frame(_Inbound):
+    id: FrameId | None = None
+    seq: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+
+
+class ResetFrame(_Frame):
+    type: Literal["reset"]
+    data: ResetData = Field(default_factory=ResetData)
+
+
+class JoinFrame(_Frame):
+    type: Literal["join"]
+    data: JoinData = Field(default_factory=JoinData)
+
+
+class StepFrame(_Frame):
+    type: Literal["step"]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ObsFrame(_Frame):
+    type: Literal["obs"]
+    data: EmptyData = Field(default_factory=EmptyData)
+
+
+class StateFrame(_Frame):
+    type: Literal["state"]
+    data: EmptyData = Field(default_factory=EmptyData)
+
+
+class CloseFrame(_Frame):
+    type: Literal["close"]
+    data: EmptyData = Field(default_factory=EmptyData)
+
+
+class QueueFrame(_Frame):
+    type: Literal["queue"]
+    data: QueueData
+
+
+ClientFrame = Annotated[ResetFrame | JoinFrame | StepFrame | ObsFrame | StateFrame | CloseFrame | QueueFrame,
+                        Field(discriminator="type")]
+FRAME_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)]
+
+
+def validation_error(exc: ValidationError, what: str = "frame") -> ProtocolError:
+    details = validation_details(exc)
+    first = details[0] if details else {"loc": [], "msg": "invalid"}
+    where = ".".join(str(p) for p in first["loc"]) or what
+    return ProtocolError(ErrorCode.VALIDATION_ERROR, f"invalid {what}: {where}: {first['msg']}", details)
+
+
+def decode_object(text: str) -> dict[str, Any]:
+    """JSON text → object with a string ``type``, else ``invalid_json``."""
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"frame is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(ErrorCode.INVALID_JSON, "frame must be a JSON object")
+    if not isinstance(obj.get("type"), str):
+        raise ProtocolError(ErrorCode.INVALID_JSON, "frame needs a string 'type'")
+    return obj
+
+
+def echo_id(obj: dict[str, Any]) -> str | int | None:
+    """The frame's ``id`` when it is a valid one (so even rejected frames are matched to their reply)."""
+    value = obj.get("id")
+    if isinstance(value, str) and len(value) <= 64:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return None
+
+
+def parse_frame(obj: dict[str, Any]) -> Any:
+    """A decoded object → typed frame (``unknown_type`` / ``validation_error`` otherwise)."""
+    if obj["type"] not in KNOWN_TYPES:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE,
+                            f"unknown frame type {obj['type'][:64]!r}; expected one of {', '.join(KNOWN_TYPES)}")
+    if "data" in obj and obj["data"] is None:
+        obj = {k: v for k, v in obj.items() if k != "data"}
+    try:
+        return FRAME_ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        raise validation_error(exc, f"{obj['type']} frame") from None
+
+
+def validate_reset(data: Any) -> ResetData:
+    try:
+        return ResetData.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise validation_error(exc, "reset data") from None
+
+
+ROLE_NAMES: tuple[str, ...] = ROLES

@@ -1,0 +1,171 @@
+"""The OpenEnv-compatible single-agent endpoint ``/ws`` (PROTOCOL.md §8).
+
+The client plays the Investigator; house bots play the Fraudster and the Auditor inside the match
+actor. One connection = one match; frames have exactly ``type`` and ``data``; errors use OpenEnv's
+upper-case codes. Leaving (``close``, a second ``reset`` or a dropped socket) archives an unfinished
+match as ``abandoned``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from fraudarena.cluster.backend import Backend
+from fraudarena.cluster.errors import ErrorCode, ProtocolError
+from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.serve.frames import BOT_KINDS, ResetData, validation_details
+from fraudarena.serve.ratelimit import TokenBucket
+from fraudarena.serve.ws_session import dumps, oversize
+
+ROLE = "investigator"
+_RESET_KEYS = ("seed", "task_id", "max_rounds", "max_proposals", "max_fraudster_actions_per_turn",
+               "max_investigator_actions_per_turn", "allowed_categories")
+_OURS_AS_EXECUTION = {"illegal_action", "phase_violation", "no_match", "unknown_match", "execution_error",
+                      "reset_error"}
+
+
+def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "data": {"code": code, "message": message, **extra}}
+
+
+def _from_protocol(exc: ProtocolError) -> dict[str, Any]:
+    if exc.code == "validation_error":
+        return _error("VALIDATION_ERROR", exc.message, errors=exc.details or [])
+    if exc.code == "capacity":
+        return _error("CAPACITY_REACHED", exc.message)
+    if exc.code in _OURS_AS_EXECUTION:
+        return _error("EXECUTION_ERROR", exc.message, reason=exc.code)
+    return _error("EXECUTION_ERROR", exc.message, reason=exc.code)
+
+
+def openenv_observation(obs: dict[str, Any]) -> dict[str, Any]:
+    inner = {k: v for k, v in obs.items() if k not in ("reward", "done", "last_seq")}
+    return {"type": "observation",
+            "data": {"observation": inner, "reward": float(obs.get("reward") or 0.0), "done": bool(obs.get("done"))}}
+
+
+class OpenEnvSession:
+    def __init__(self, ws: WebSocket, backend: Backend, settings: ArenaSettings) -> None:
+        self.ws = ws
+        self.backend = backend
+        self.settings = settings
+        self.conn = secrets.token_hex(8)
+        self.match_id: str | None = None
+        self.admin_token: str | None = None
+        self.bucket = TokenBucket(settings.rate_per_s, settings.rate_burst, settings.rate_close_rejections)
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        try:
+            while True:
+                msg = await self.ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                raw = msg.get("text")
+                if raw is None:
+                    raw = msg.get("bytes") or b""
+                if oversize(raw, self.settings.close_frame_bytes):
+                    await self.ws.close(1009)
+                    break
+                if oversize(raw, self.settings.max_frame_bytes):
+                    await self._send(_error("VALIDATION_ERROR", "frame too large", reason="message_too_large"))
+                    continue
+                wait_ms = self.bucket.admit()
+                if wait_ms is not None:
+                    if self.bucket.abusive():
+                        await self.ws.close(1008)
+                        break
+                    await self._send(_error("EXECUTION_ERROR", "rate limited", reason="rate_limited",
+                                            retry_after_ms=wait_ms))
+                    continue
+                if not await self.handle(raw):
+                    break
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            await self._abandon()
+
+    async def handle(self, raw: str | bytes) -> bool:
+        """Handle one frame; False ends the connection."""
+        try:
+            obj = json.loads(raw) if isinstance(raw, str) else None
+        except ValueError as exc:
+            await self._send(_error("INVALID_JSON", f"invalid JSON: {exc}"))
+            return True
+        if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+            await self._send(_error("INVALID_JSON", "frame must be a JSON object with a string 'type'"))
+            return True
+        kind, data = obj["type"], obj.get("data") or {}
+        if kind == "close":
+            await self._abandon()
+            with contextlib.suppress(Exception):
+                await self.ws.close(1000)
+            return False
+        if kind not in ("reset", "step", "state"):
+            await self._send(_error("UNKNOWN_TYPE", f"unknown message type {kind[:64]!r}"))
+            return True
+        if not isinstance(data, dict):
+            await self._send(_error("VALIDATION_ERROR", "data must be an object", errors=[]))
+            return True
+        try:
+            reply = await getattr(self, f"on_{kind}")(data)
+        except ProtocolError as exc:
+            await self._send(_from_protocol(exc))
+            if exc.code == "capacity":
+                with contextlib.suppress(Exception):
+                    await self.ws.close(1013)
+                return False
+            return True
+        await self._send(reply)
+        return True
+
+    async def on_reset(self, data: dict[str, Any]) -> dict[str, Any]:
+        known = {k: data[k] for k in _RESET_KEYS if k in data}
+        bots = {}
+        for role in ("fraudster", "auditor"):
+            kind = data.get(role, "scripted")
+            if kind not in BOT_KINDS:
+                raise ProtocolError(ErrorCode.VALIDATION_ERROR, f"unknown bot {kind!r} for {role}",
+                                    [{"loc": ["data", role], "msg": f"expected one of {BOT_KINDS}"}])
+            bots[role] = kind
+        try:
+            params = ResetData.model_validate(known).params()
+        except ValidationError as exc:
+            raise ProtocolError(ErrorCode.VALIDATION_ERROR, "invalid reset data", validation_details(exc)) from None
+        await self._abandon()
+        out = await self.backend.create(ROLE, self.conn, params, bots)
+        self.match_id, self.admin_token = out["match_id"], out["admin_token"]
+        return openenv_observation(out["observation"])
+
+    async def on_step(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.match_id is None:
+            raise ProtocolError(ErrorCode.NO_MATCH, "reset first")
+        return openenv_observation(await self.backend.step(self.match_id, ROLE, self.conn, data, None))
+
+    async def on_state(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.match_id is None:
+            raise ProtocolError(ErrorCode.NO_MATCH, "reset first")
+        return {"type": "state", "data": await self.backend.state(self.match_id, ROLE, self.conn)}
+
+    async def _abandon(self) -> None:
+        if self.match_id is None:
+            return
+        match_id, token = self.match_id, self.admin_token
+        self.match_id = self.admin_token = None
+        with contextlib.suppress(ProtocolError):
+            summary = await self.backend.get_match(match_id)
+            if summary.get("status") == "live":
+                await self.backend.delete(match_id, token)
+                return
+        with contextlib.suppress(Exception):
+            await self.backend.leave(match_id, ROLE, self.conn)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.send_text(dumps(frame))

@@ -1,0 +1,173 @@
+"""The REST API under ``/api/v1`` (PROTOCOL.md §6) and the OpenEnv metadata routes at the root.
+
+Errors are ``{"error": {"code", "message"}}`` with the status of ``cluster.errors.HTTP_STATUS``;
+tokens come only in ``Authorization: Bearer``. Handlers read the backend and settings from
+``request.app.state``; nothing here touches Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+import fraudarena
+from fraudarena.arena import spec
+from fraudarena.cluster.errors import HTTP_STATUS, ErrorCode, ProtocolError
+from fraudarena.serve import frames, schemas
+
+PROTOCOL_VERSION = "fraudarena-ws/1"
+ROLE_PATHS = {r: f"/ws/{r}" for r in spec.ROLES}
+
+
+def error_response(exc: ProtocolError) -> JSONResponse:
+    body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message}}
+    if exc.details is not None:
+        body["error"]["details"] = exc.details
+    headers = {}
+    if exc.retry_after_ms is not None:
+        headers["Retry-After"] = str(max(1, exc.retry_after_ms // 1000))
+    return JSONResponse(body, status_code=HTTP_STATUS.get(exc.code, 400), headers=headers)
+
+
+def bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    if value.lower().startswith("bearer "):
+        return value[7:].strip() or None
+    return None
+
+
+def ws_urls(request: Request) -> dict[str, str]:
+    base = request.app.state.settings.public_url.rstrip("/")
+    if not base:
+        scheme = "wss" if request.url.scheme == "https" else "ws"
+        base = f"{scheme}://{request.url.netloc}"
+    return {role: base + path for role, path in ROLE_PATHS.items()}
+
+
+async def health_payload(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    try:
+        counts = await state.backend.counts()
+        status = "ok"
+    except Exception:  # health must answer even when an actor is down
+        counts, status = {"live_matches": None, "archived_matches": None}, "degraded"
+    return {"status": status, "uptime_s": round(time.time() - state.started_at, 3),
+            "max_live_matches": state.settings.max_live_matches, **counts}
+
+
+api = APIRouter()
+
+
+@api.get("/info")
+async def info(request: Request) -> dict[str, Any]:
+    return {"name": "fraudarena", "version": fraudarena.__version__, "rules_version": spec.RULES_VERSION,
+            "protocol_version": PROTOCOL_VERSION, "roles": list(spec.ROLES), "task_ids": list(spec.TASK_IDS),
+            "open_seats": request.app.state.settings.open_seats,
+            "endpoints": {"ws": {**ROLE_PATHS, "openenv": "/ws"}, "rest": "/api/v1"}}
+
+
+@api.get("/tasks")
+async def tasks() -> dict[str, Any]:
+    return {"tasks": schemas.task_table()}
+
+
+@api.get("/health")
+async def health(request: Request) -> dict[str, Any]:
+    return await health_payload(request)
+
+
+@api.post("/matches", status_code=201)
+async def create_match(request: Request) -> Any:
+    settings = request.app.state.settings
+    raw = await request.body()
+    if len(raw) > settings.max_frame_bytes:
+        return error_response(ProtocolError(ErrorCode.MESSAGE_TOO_LARGE, "request body too large"))
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        return error_response(ProtocolError(ErrorCode.INVALID_JSON, f"body is not valid JSON: {exc}"))
+    try:
+        data = frames.validate_reset(body)
+        out = await request.app.state.backend.create(None, None, data.params(), dict(data.house_bots or {}))
+    except ProtocolError as exc:
+        return error_response(exc)
+    summary = out["summary"]
+    return JSONResponse({"match_id": out["match_id"], "task_id": summary["task_id"], "phase": summary["phase"],
+                         "round_number": summary["round_number"], "seat_tokens": out["seat_tokens"],
+                         "admin_token": out["admin_token"], "ws": ws_urls(request)}, status_code=201)
+
+
+@api.get("/matches")
+async def list_matches(request: Request) -> dict[str, Any]:
+    return {"matches": await request.app.state.backend.list_live()}
+
+
+@api.get("/matches/{match_id}")
+async def get_match(match_id: str, request: Request) -> Any:
+    try:
+        return await request.app.state.backend.get_match(match_id)
+    except ProtocolError as exc:
+        return error_response(exc)
+
+
+@api.get("/matches/{match_id}/events")
+async def match_events(match_id: str, request: Request) -> Any:
+    try:
+        return {"match_id": match_id, "events": await request.app.state.backend.events(match_id, bearer(request))}
+    except ProtocolError as exc:
+        return error_response(exc)
+
+
+@api.get("/matches/{match_id}/report")
+async def match_report(match_id: str, request: Request) -> Any:
+    try:
+        return await request.app.state.backend.report(match_id)
+    except ProtocolError as exc:
+        return error_response(exc)
+
+
+@api.delete("/matches/{match_id}")
+async def delete_match(match_id: str, request: Request) -> Any:
+    try:
+        await request.app.state.backend.delete(match_id, bearer(request))
+    except ProtocolError as exc:
+        return error_response(exc)
+    return Response(status_code=204)
+
+
+@api.get("/archive")
+async def archive(request: Request, limit: str = "50") -> Any:
+    try:
+        n = int(limit)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1000:
+        return error_response(ProtocolError(ErrorCode.VALIDATION_ERROR, "limit must be an integer in 1..1000",
+                                            [{"loc": ["query", "limit"], "msg": "expected 1..1000"}]))
+    return {"matches": await request.app.state.backend.archive(n)}
+
+
+root = APIRouter()
+
+
+@root.get("/health")
+async def root_health(request: Request) -> dict[str, Any]:
+    payload = await health_payload(request)
+    payload["status"] = "healthy" if payload["status"] == "ok" else "degraded"
+    return payload
+
+
+@root.get("/metadata")
+async def metadata() -> dict[str, Any]:
+    return {"name": "fraudarena", "description": "FraudArena: play the Investigator of a three-role ad-fraud "
+            "review game against house bots (OpenEnv-compatible /ws).", "version": fraudarena.__version__,
+            "author": "FraudArena contributors", "documentation_url": None, "readme_content": None}
+
+
+@root.get("/schema")
+async def schema() -> dict[str, Any]:
+    return schemas.openenv_schema()

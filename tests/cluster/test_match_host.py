@@ -1,0 +1,198 @@
+"""MatchHost / LiveMatch without Ray: seats and tokens, idempotent steps, events, deadlines, idle, recycling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fraudarena.agents import make_bot, play_match
+from fraudarena.arena.rng import bot_seed
+from fraudarena.cluster.errors import ProtocolError
+from fraudarena.cluster.match_host import MatchHost
+from fraudarena.cluster.settings import ArenaSettings
+
+ROLES = ("fraudster", "investigator", "auditor")
+SETTINGS = ArenaSettings(turn_timeout_s=10, idle_ttl_s=100, done_linger_s=5, archive_path=":memory:")
+
+
+def _host(capacity: int = 4, **kw) -> MatchHost:
+    return MatchHost(SETTINGS.model_copy(update=kw), capacity)
+
+
+def _seated(host: MatchHost, now: float = 0.0, **params) -> tuple[str, dict]:
+    params.setdefault("task_id", "task_1")
+    params.setdefault("seed", 5)
+    out = host.create("m1", "fraudster", "c-f", params, {}, now)
+    for r in ("investigator", "auditor"):
+        host.join("m1", r, f"c-{r[0]}", out["seat_tokens"][r], False, now)
+    return "m1", out
+
+
+def _code(exc_info) -> str:
+    return exc_info.value.code
+
+
+def test_tokens_are_checked_and_never_shown():
+    host = _host()
+    out = host.create("m1", "fraudster", "c1", {"task_id": "task_1", "seed": 1}, {}, 0.0)
+    tokens = out["seat_tokens"]
+    assert set(tokens) == set(ROLES) and all(len(t) == 43 for t in tokens.values())
+    with pytest.raises(ProtocolError) as e:
+        host.join("m1", "investigator", "c2", tokens["auditor"], False, 0.0)
+    assert _code(e) == "unauthorized"
+    with pytest.raises(ProtocolError) as e:
+        host.join("m1", "investigator", "c2", None, False, 0.0)
+    assert _code(e) == "unauthorized"
+    host.join("m1", "investigator", "c2", tokens["investigator"], False, 0.0)
+    blob = json.dumps([host.observe("m1", "investigator", "c2"), host.state("m1", "fraudster", "c1", 0.0),
+                       host.summary("m1"), host.public_events("m1", None)])
+    assert not any(t in blob for t in [*tokens.values(), out["admin_token"]])
+
+
+def test_seat_taken_takeover_and_reconnect():
+    host = _host()
+    mid, out = _seated(host)
+    tok = out["seat_tokens"]["investigator"]
+    with pytest.raises(ProtocolError) as e:
+        host.join(mid, "investigator", "other", tok, False, 1.0)
+    assert _code(e) == "seat_taken"
+    res = host.join(mid, "investigator", "other", tok, True, 1.0)
+    assert res["kicked"] == "c-i"
+    assert host.events(mid, "investigator", "c-i", 0)["gone"] == "taken_over"
+    with pytest.raises(ProtocolError) as e:
+        host.observe(mid, "investigator", "c-i")
+    assert _code(e) == "no_match"
+    host.leave(mid, "investigator", "other", 2.0)
+    assert host.summary(mid)["seats"]["investigator"] == "disconnected"
+    host.join(mid, "investigator", "again", tok, False, 3.0)
+    assert host.summary(mid)["seats"]["investigator"] == "connected"
+
+
+def test_house_bot_seat_is_taken_and_bots_move_at_once():
+    host = _host()
+    out = host.create("m1", "investigator", "c", {"task_id": "task_1", "seed": 3},
+                      {"fraudster": "scripted", "auditor": "scripted"}, 0.0)
+    assert set(out["seat_tokens"]) == {"investigator"}
+    assert out["observation"]["phase"] == "investigator_turn"
+    with pytest.raises(ProtocolError) as e:
+        host.join("m1", "fraudster", "x", "anything", False, 0.0)
+    assert _code(e) == "seat_taken"
+
+
+def test_seq_is_idempotent_per_seat():
+    host = _host()
+    mid, _ = _seated(host)
+    first = host.step(mid, "fraudster", "c-f", {"action_type": "end_turn"}, 1, 1.0)
+    assert first["last_seq"] == 1 and "duplicate" not in first
+    dup = host.step(mid, "fraudster", "c-f", {"action_type": "end_turn"}, 1, 1.0)
+    assert dup["duplicate"] is True
+    assert host.state(mid, "fraudster", "c-f", 1.0)["step_count"] == 1
+
+
+def test_rejected_action_changes_nothing():
+    host = _host()
+    mid, _ = _seated(host)
+    before = host.observe(mid, "investigator", "c-i")
+    with pytest.raises(ProtocolError) as e:
+        host.step(mid, "investigator", "c-i", {"action_type": "end_turn"}, None, 1.0)
+    assert _code(e) == "phase_violation"
+    with pytest.raises(ProtocolError) as e:
+        host.step(mid, "fraudster", "c-f", {"action_type": "fly"}, None, 1.0)
+    assert _code(e) == "validation_error"
+    assert host.observe(mid, "investigator", "c-i") == before
+
+
+def test_events_reach_every_seat_in_order_and_done_is_announced():
+    host = _host()
+    mid, _ = _seated(host)
+    bots = {r: make_bot("scripted", r, bot_seed("task_1", 5, r)) for r in ROLES}
+    cursors = dict.fromkeys(ROLES, 0)
+    conns = {"fraudster": "c-f", "investigator": "c-i", "auditor": "c-a"}
+    seen = {r: [] for r in ROLES}
+    guard = 0
+    while not host.matches[mid].env.done:
+        role = host.matches[mid].env.current_role
+        host.step(mid, role, conns[role], bots[role].act(host.observe(mid, role, conns[role])), None, 1.0)
+        for r in ROLES:
+            out = host.events(mid, r, conns[r], cursors[r])
+            cursors[r] = out["cursor"]
+            seen[r].extend(out["events"])
+        guard += 1
+        assert guard < 500
+    assert host.matches[mid].record() == play_match("task_1", 5)
+    for r in ROLES:
+        assert seen[r][-1]["kind"] == "match_done" and seen[r][-1]["status"] == "done"
+        assert all(set(e) >= {"kind", "match_id", "phase", "round_number"} for e in seen[r])
+    assert any(e["kind"] == "your_turn" and e["phase"] == "audit_phase" for e in seen["auditor"])
+
+
+def test_deadline_applies_the_default_action():
+    host = _host(turn_timeout_s=10)
+    mid, _ = _seated(host, now=0.0)
+    assert host.state(mid, "fraudster", "c-f", 4.0)["turn_deadline_ms"] == 6000
+    assert host.next_due() == 10.0
+    assert host.tick(9.9) == []
+    assert host.tick(10.0) == []
+    match = host.matches[mid]
+    assert match.env.phase == "investigator_turn"
+    kinds = [e["kind"] for e in match.seats["fraudster"].events]
+    assert kinds[:2] == ["turn_timeout", "phase_changed"]
+    t = 10.0
+    while not match.env.done:  # nobody acts: deadlines alone finish the match
+        t += 10.0
+        host.tick(t)
+        assert t < 10_000
+    assert match.record()["end_reason"] is not None
+    entries = host.tick(t + SETTINGS.done_linger_s)
+    assert [e["summary"]["status"] for e in entries] == ["done"]
+
+
+def test_idle_match_is_abandoned():
+    host = _host(idle_ttl_s=30)
+    host.create("m1", None, None, {"task_id": "task_1"}, {}, 0.0)
+    assert host.tick(29.0) == []
+    [entry] = host.tick(30.0)
+    assert entry["summary"]["status"] == "abandoned" and entry["summary"]["end_reason"] is None
+    assert entry["record"]["end_reason"] is None and "rewards" not in entry["summary"]
+    assert host.matches == {}
+
+
+def test_connected_seat_keeps_match_alive_and_abandon_is_announced():
+    host = _host(idle_ttl_s=30, turn_timeout_s=1000)
+    mid, _ = _seated(host)
+    assert host.tick(100.0) == []
+    for r, c in (("fraudster", "c-f"), ("investigator", "c-i")):
+        host.leave(mid, r, c, 100.0)
+    assert host.tick(200.0) == []  # the auditor is still connected
+    host.leave(mid, "auditor", "c-a", 200.0)
+    [entry] = host.tick(230.0)
+    assert entry["summary"]["status"] == "abandoned"
+
+
+def test_capacity_and_recycling_leave_nothing_behind():
+    host = _host(capacity=1)
+    host.create("m1", "fraudster", "c", {"task_id": "task_1"}, {}, 0.0)
+    with pytest.raises(ProtocolError) as e:
+        host.create("m2", "fraudster", "c", {"task_id": "task_1"}, {}, 0.0)
+    assert _code(e) == "capacity"
+    host.clear()
+    assert host.debug_info() == {"matches": [], "recent": [], "generation": 1}
+    with pytest.raises(ProtocolError):
+        host.observe("m1", "fraudster", "c")
+
+
+def test_public_events_before_done_are_role_filtered():
+    host = _host()
+    mid, out = _seated(host)
+    fr = make_bot("scripted", "fraudster", 1)
+    while host.matches[mid].env.current_role == "fraudster":
+        host.step(mid, "fraudster", "c-f", fr.act(host.observe(mid, "fraudster", "c-f")), None, 1.0)
+    inv = host.public_events(mid, out["seat_tokens"]["investigator"])
+    assert inv and all(e["kind"] == "phase_changed" for e in inv)
+    assert all(e["kind"] == "phase_changed" for e in host.public_events(mid, None))
+    own = host.public_events(mid, out["seat_tokens"]["fraudster"])
+    assert any(e["kind"] == "action" and e["role"] == "fraudster" for e in own)
+    with pytest.raises(ProtocolError) as e:
+        host.public_events(mid, "not-a-token")
+    assert _code(e) == "unauthorized"

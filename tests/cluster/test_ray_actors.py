@@ -1,0 +1,108 @@
+"""Directory, pooled match actors and the history actor on a real local Ray."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fraudarena.cluster import naming
+from fraudarena.cluster.settings import ArenaSettings
+
+pytestmark = pytest.mark.ray
+
+
+def _until(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture()
+def instance(ray_cluster, tmp_path, request):
+    made = []
+
+    def make(**kw) -> ArenaSettings:
+        name = f"t{len(made)}-{request.node.name[-20:].lower().replace('_', '-')}"
+        s = ArenaSettings(instance=name[:32], archive_path=str(tmp_path / f"{name}.sqlite3"), **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        naming.kill_instance(s)
+
+
+def _create(ray, directory, **params):
+    out = ray.get(directory.create_match.remote(None, None, {"task_id": "task_1", **params}, {}))
+    assert "__error__" not in out, out
+    return out
+
+
+def test_recycled_actor_carries_nothing_over(ray_cluster, instance):
+    ray = ray_cluster
+    s = instance(pool_size=1, matches_per_actor=1)
+    directory = naming.directory_handle(s)
+    history = naming.history_handle(s)
+    assert ray.get(directory.ensure_pool.remote()) == 1
+    first = _create(ray, directory, seed=1)
+    actor = first["actor"]
+    info = ray.get(actor.debug_info.remote())
+    assert info["matches"] == [first["match_id"]]
+    assert ray.get(actor.delete.remote(first["match_id"], first["admin_token"]))["status"] == "abandoned"
+    _until(lambda: info["key"] in ray.get(directory.stats.remote())["pool_keys"], what="actor back in pool")
+    second = _create(ray, directory, seed=2)
+    again = ray.get(second["actor"].debug_info.remote())
+    assert again["key"] == info["key"] and again["actor_id"] == info["actor_id"]  # the same process, recycled
+    assert again["matches"] == [second["match_id"]] and again["recent"] == [] and again["generation"] == 1
+    gone = ray.get(actor.observe.remote(first["match_id"], "fraudster", "c"))
+    assert gone["__error__"]["code"] == "no_match"
+    assert ray.get(history.summary.remote(first["match_id"]))["status"] == "abandoned"
+
+
+def test_packed_actors_hold_k_matches(ray_cluster, instance):
+    ray = ray_cluster
+    s = instance(pool_size=1, matches_per_actor=3)
+    directory = naming.directory_handle(s)
+    ids = [_create(ray, directory)["match_id"] for _ in range(4)]
+    stats = ray.get(directory.stats.remote())
+    assert stats["live"] == 4 and stats["busy_actors"] == 2
+    live = {m["match_id"] for m in ray.get(directory.list_live.remote())}
+    assert live == set(ids)
+
+
+def test_live_match_cap_answers_capacity(ray_cluster, instance):
+    ray = ray_cluster
+    s = instance(pool_size=0, matches_per_actor=4, max_live_matches=2)
+    directory = naming.directory_handle(s)
+    _create(ray, directory)
+    _create(ray, directory)
+    out = ray.get(directory.create_match.remote(None, None, {"task_id": "task_1"}, {}))
+    assert out["__error__"]["code"] == "capacity"
+
+
+def test_history_survives_actor_restart_and_replacement(ray_cluster, instance):
+    ray = ray_cluster
+    s = instance(archive_capacity=3)
+    history = naming.history_handle(s)
+    for i in range(4):
+        ray.get(history.append.remote([{"match_id": f"m{i}", "summary": {"match_id": f"m{i}", "status": "done"},
+                                        "record": {"i": i}}]))
+    ray.kill(history, no_restart=False)  # Ray restarts it; the archive is reloaded from disk
+    assert _until(lambda: _safe_recent(ray, history), what="restarted history") == ["m3", "m2", "m1"]
+    ray.kill(history, no_restart=True)  # as after a cluster restart: a brand-new actor on the same file
+    _until(lambda: naming._get(s, "history") is None, what="history gone")
+    fresh = naming.history_handle(s)
+    assert [m["match_id"] for m in ray.get(fresh.recent.remote(10))] == ["m3", "m2", "m1"]
+    assert ray.get(fresh.get.remote("m2"))["record"] == {"i": 2}
+
+
+def _safe_recent(ray, handle):
+    try:
+        return [m["match_id"] for m in ray.get(handle.recent.remote(10), timeout=5)]
+    except Exception:
+        return None
