@@ -112,11 +112,65 @@ def serve(
                                                      "starting a local one")] = None,
     proxy: Annotated[str, typer.Option(help="ingress for the embedded cluster: haproxy|default")] = "haproxy",
     num_cpus: Annotated[int | None, typer.Option(help="CPUs for the embedded Ray")] = None,
+    demo: Annotated[bool, typer.Option(help="once up, play a demo match over WebSockets: a scripted "
+                                            "Investigator against the house bots")] = True,
 ) -> None:
     """Start the served arena: a local Ray (or --address), the Serve app from ray_config.yaml; Ctrl-C stops."""
+    import threading
+
     from fraudarena.serve.launcher import serve_command
 
-    serve_command(config=config, host=host, port=port, address=address, proxy=proxy, num_cpus=num_cpus)
+    ready = threading.Event()
+    endpoint: dict[str, str] = {}
+
+    def run_demo() -> None:
+        ready.wait()
+        url = endpoint.get("url")
+        if not url:
+            return
+        console.print("\n[bold]Demo:[/bold] a scripted Investigator joins a new task_1 match over "
+                      f"{url}/ws/investigator; the house bots play the Fraudster and the Auditor.")
+        try:
+            from fraudarena.agents.play_remote import play_remote
+
+            finals = play_remote(url, "investigator", new=True, task_id="task_1", bot="scripted")
+        except Exception as exc:  # the server keeps running; the demo is only a first look
+            console.print(f"[yellow]demo match failed:[/yellow] {exc}")
+            return
+        _print_remote_result(finals)
+        shown = url.replace("ws://", "http://")
+        console.print(f"Replay it move by move at {shown}/ (spectator page). Connect your own agent: "
+                      f"fraudarena play --url {url} --new --task task_2 --bot random")
+
+    if demo and address is None:
+        http_host = host or "127.0.0.1"
+        shown_host = "127.0.0.1" if http_host in ("0.0.0.0", "::") else http_host
+        endpoint["url"] = f"ws://{shown_host}:{port or _config_port(config)}"
+        threading.Thread(target=run_demo, name="fraudarena-demo", daemon=True).start()
+    serve_command(config=config, host=host, port=port, address=address, proxy=proxy, num_cpus=num_cpus,
+                  ready=ready)
+
+
+def _config_port(config: str | None) -> int:
+    from fraudarena.serve.launcher import load_config
+
+    return int((load_config(config).get("http_options") or {}).get("port", 8000))
+
+
+def _print_remote_result(finals: dict) -> None:
+    """Summarise a match played over WebSockets from the final observations of the seats we played."""
+    rec = next((obs["record"] for obs in finals.values() if obs.get("record")), None)
+    if rec is None:
+        phases = {role: obs.get("phase") for role, obs in finals.items()}
+        console.print(f"match not finished: {phases}")
+        return
+    match_id = next(iter(finals.values())).get("match_id")
+    decided = [a for a in rec["ads"] if not a["auto_approved"]]
+    console.print(f"match {match_id} ({rec['config']['task_id']}, seed {rec['config']['seed']}): {rec['end_reason']} "
+                  f"after round {rec['final_round']}; {len(decided)} of {len(rec['ads'])} ads decided by hand; "
+                  f"grader {rec['grader']['score']:.3f}")
+    console.print("rewards: " + ", ".join(f"{k} {v:+.3f}" for k, v in rec["rewards"].items())
+                  + f" (played here: {', '.join(finals)})")
 
 
 @app.command("deploy")
@@ -152,6 +206,8 @@ def play(
     seed: Annotated[int | None, typer.Option(help="seed for --new (default: server-drawn)")] = None,
     bot: Annotated[str, typer.Option(help="bot that plays the seat: scripted|random|policy:<checkpoint>")] = "scripted",
     all_roles: Annotated[bool, typer.Option("--all-roles", help="play all three seats over three sockets")] = False,
+    house_bots: Annotated[str, typer.Option(help="with --new: who plays the other seats (scripted|random|none)")
+                          ] = "scripted",
 ) -> None:
     """Play one seat of a live match over WebSockets with a bot (or all three seats with --all-roles)."""
     from fraudarena.agents.play_remote import play_remote
@@ -159,8 +215,9 @@ def play(
     if not (new or match or all_roles):
         console.print("[red]error:[/red] give --match ID --token T, --new, or --all-roles")
         raise typer.Exit(2)
-    play_remote(url, role, match_id=match, token=token, new=new, task_id=task, seed=seed, bot=bot,
-                all_roles=all_roles)
+    finals = play_remote(url, role, match_id=match, token=token, new=new, task_id=task, seed=seed, bot=bot,
+                         all_roles=all_roles, house_bots=None if house_bots == "none" else house_bots)
+    _print_remote_result(finals)
 
 
 @app.command("train")
