@@ -66,6 +66,7 @@ def _print_urls(host: str, port: int, prefix: str) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"{shown}:{port}{prefix.rstrip('/')}"
     print(f"FraudArena is serving on http://{base}")
+    print(f"  spectator    http://{base}/")
     print(f"  REST         http://{base}/api/v1  (health: /api/v1/health)")
     for role in ("fraudster", "investigator", "auditor"):
         print(f"  {role:<13}ws://{base}/ws/{role}")
