@@ -47,6 +47,7 @@ class Ad:
         "targeting_fingerprint",
         "targeting_summary",
         "text_seed",
+        "unpulled",
         "verdict_round",
         "view",
     )
@@ -91,6 +92,7 @@ class Ad:
         self.n_on_payment = 1
         self.shares_fingerprint = False
         self.signals: tuple[tuple[str, str | None, str], dict[str, Any]] | None = None  # fraudster preview
+        self.unpulled: list[str] | None = None  # cached unpulled targets (canonical order); reset on pull
         self.view: dict[str, Any] | None = None  # cached public AdView; reset on every public change
 
     def mode(self, target: str) -> str:

@@ -140,8 +140,7 @@ def _investigator(env: RefereeEnvironment, obs: dict[str, Any], text: bool) -> N
         "task_id": env.task_id,
     }
     if env.current_role == "investigator":
-        investigate = {a.ad_id: [t for t in TARGETS if t not in a.pulled]
-                       for a in queue if len(a.pulled) < MAX_PULLS_PER_AD}
+        investigate = {a.ad_id: _unpulled(a) for a in queue if len(a.pulled) < MAX_PULLS_PER_AD}
         link = ({"ad_ids": [a.ad_id for a in queue], "links_remaining": links_remaining}
                 if has_links and links_remaining > 0 and len(queue) >= 2 else None)
         types = []
@@ -172,6 +171,14 @@ def _investigator(env: RefereeEnvironment, obs: dict[str, Any], text: bool) -> N
     else:
         obs["queue_summary"] = obs["current_ad_info"] = obs["investigation_findings"] = ""
         obs["verdict_history_summary"] = ""
+
+
+def _unpulled(ad: Ad) -> list[str]:
+    """Targets not yet pulled on ``ad``, canonical order (cached until the next pull; read-only)."""
+    targets = ad.unpulled
+    if targets is None:
+        targets = ad.unpulled = [t for t in TARGETS if t not in ad.pulled]
+    return targets
 
 
 def _ad_info(ad: Ad) -> str:

@@ -288,6 +288,7 @@ class RefereeEnvironment:
         self._log(role, act)
         ad.pulled[target] = self.make_finding(ad, target)
         ad.view = None
+        ad.unpulled = None
         self.n_investigate += 1
         self.focus_ad = ad.ad_id
         self.feedback[role] = f"Investigated {target} on {ad.ad_id}."
