@@ -50,6 +50,7 @@ class Ad:
         "unpulled",
         "verdict_round",
         "view",
+        "view_fraudster",
     )
 
     def __init__(self, ad_id: str, label: str, category: str, group: str) -> None:
@@ -94,6 +95,12 @@ class Ad:
         self.signals: tuple[tuple[str, str | None, str], dict[str, Any]] | None = None  # fraudster preview
         self.unpulled: list[str] | None = None  # cached unpulled targets (canonical order); reset on pull
         self.view: dict[str, Any] | None = None  # cached public AdView; reset on every public change
+        self.view_fraudster: dict[str, Any] | None = None  # the same + the Fraudster's ownership keys
+
+    def touch(self) -> None:
+        """Drop the cached views after a change to the ad's public state."""
+        self.view = None
+        self.view_fraudster = None
 
     def mode(self, target: str) -> str:
         """The column a target's fields are drawn from (§5.2/§6.2)."""

@@ -194,13 +194,7 @@ def _ad_info(ad: Ad) -> str:
 
 
 def _fraudster(env: RefereeEnvironment, obs: dict[str, Any], text: bool) -> None:
-    current = []
-    for a in env.queue:
-        v = dict(ad_view(a))
-        v["is_my_proposal"] = a.is_proposal
-        if a.is_proposal:
-            v["slot_index"] = a.slot_index
-        current.append(v)
+    current = [_fraudster_view(a) for a in env.queue]
     for a in env.staged:
         v = dict(ad_view(a))
         v["status"] = "staged"
@@ -254,6 +248,18 @@ def _fraudster(env: RefereeEnvironment, obs: dict[str, Any], text: bool) -> None
         obs["queue_summary"] = "\n".join(lines)
     else:
         obs["queue_summary"] = ""
+
+
+def _fraudster_view(ad: Ad) -> dict[str, Any]:
+    """A published ad as the Fraudster sees it: AdView + ``is_my_proposal`` (+ ``slot_index`` if its own)."""
+    view = ad.view_fraudster
+    if view is None:
+        view = dict(ad_view(ad))
+        view["is_my_proposal"] = ad.is_proposal
+        if ad.is_proposal:
+            view["slot_index"] = ad.slot_index
+        ad.view_fraudster = view
+    return view
 
 
 def _signals(env: RefereeEnvironment, ad: Ad) -> dict[str, Any]:

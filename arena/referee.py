@@ -268,7 +268,7 @@ class RefereeEnvironment:
                 ad.copy_revision += 1
             ad.ad_copy = copy
             ad.copy_markers = copy_markers(copy)
-            ad.view = None
+            ad.touch()
 
     # ----------------------------------------------------------------------------------------------------
     # Investigator actions
@@ -287,7 +287,7 @@ class RefereeEnvironment:
             raise illegal(f"{ad.ad_id} already has {MAX_PULLS_PER_AD} pulls")
         self._log(role, act)
         ad.pulled[target] = self.make_finding(ad, target)
-        ad.view = None
+        ad.touch()
         ad.unpulled = None
         self.n_investigate += 1
         self.focus_ad = ad.ad_id
@@ -303,7 +303,7 @@ class RefereeEnvironment:
         ad.status = act["verdict"]
         ad.confidence = act["confidence"]
         ad.verdict_round = self.round_number
-        ad.view = None
+        ad.touch()
         self.verdict_order.append(ad)
         self.focus_ad = ad.ad_id
         self.feedback[role] = f"Recorded verdict {ad.status} on {ad.ad_id} (confidence {ad.confidence})."
@@ -476,7 +476,7 @@ class RefereeEnvironment:
             ad.copy_markers = copy_markers(ad.ad_copy)
             ad.targeting_summary = compose("targeting", ad.category, ad.style, ad.text_seed)
         ad.arrived_round = r
-        ad.view = None
+        ad.touch()
         i = bisect.bisect_left(self._queue_ids, ad.ad_id)
         self._queue_ids.insert(i, ad.ad_id)
         self.queue.insert(i, ad)
@@ -490,7 +490,7 @@ class RefereeEnvironment:
                 ad.status = "approve"
                 ad.confidence = 0.0
                 ad.auto_approved = True
-                ad.view = None
+                ad.touch()
         if self.end_reason is None:
             self.end_reason = "all_decided" if all_decided else "max_rounds"
         self.final_round = self.round_number
