@@ -3,7 +3,7 @@
 One static HTML page (``GET /`` and ``GET /spectate``) that reads only the public REST API:
 ``/api/v1/matches`` (live summaries), ``/api/v1/archive`` (finished and abandoned matches) and
 ``/api/v1/matches/{id}/report`` (the full record, served only after ``done``). It never sees hidden
-information of a live match, because the API does not give it out.
+information of a live match, because the API does not give it out. ``/#<match_id>`` opens one match.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ function item(m, onclick){
   d.innerHTML = `<b>${esc(m.match_id)}</b> <span class="muted">${esc(m.task_id||"")}</span><br>
    <span class="muted">${esc(m.status||m.phase||"")} · round ${esc(m.round_number ?? m.final_round ?? "")}
    ${m.grader_score!=null? " · grader "+Number(m.grader_score).toFixed(3):""}</span>`;
-  d.onclick = onclick; return d;
+  d.onclick = () => { history.replaceState(null, "", "#"+encodeURIComponent(m.match_id)); onclick(); }; return d;
 }
 async function refresh(){
   try{
@@ -90,7 +90,12 @@ async function showReport(id, status){
   };
   $("t").oninput = draw; draw();
 }
-refresh(); setInterval(refresh, 2000);
+async function openHash(){
+  const id = decodeURIComponent(location.hash.slice(1)); if(!id) return;
+  try{ await showReport(id, "done"); }catch(e){ try{ await showLive(id); }catch(e2){ $("main").textContent = "unknown match "+id; } }
+}
+window.onhashchange = openHash;
+refresh(); openHash(); setInterval(refresh, 2000);
 </script></body></html>
 """
 
