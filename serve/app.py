@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 import fraudarena
 from fraudarena.arena.spec import ROLES
 from fraudarena.cluster.backend import Backend
+from fraudarena.cluster.errors import ProtocolError
 from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve import rest, spectator
 from fraudarena.serve.openenv_ws import OpenEnvSession
@@ -31,6 +32,10 @@ def create_app(settings: ArenaSettings, backend: Backend) -> FastAPI:
     app.include_router(rest.api, prefix="/api/v1")
     app.include_router(rest.root)
     app.include_router(spectator.router)
+
+    @app.exception_handler(ProtocolError)
+    async def _protocol_error(_request, exc: ProtocolError) -> JSONResponse:
+        return rest.error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request, exc: RequestValidationError) -> JSONResponse:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 import fraudarena
 from fraudarena.arena import spec
 from fraudarena.cluster.errors import HTTP_STATUS, ErrorCode, ProtocolError
 from fraudarena.serve import frames, schemas
+from fraudarena.serve.ratelimit import TokenBucket
 
 PROTOCOL_VERSION = "fraudarena-ws/1"
 ROLE_PATHS = {r: f"/ws/{r}" for r in spec.ROLES}
@@ -59,7 +61,35 @@ async def health_payload(request: Request) -> dict[str, Any]:
             "max_live_matches": state.settings.max_live_matches, **counts}
 
 
-api = APIRouter()
+MAX_TRACKED_CLIENTS = 10_000
+
+
+async def rest_rate_limit(request: Request) -> None:
+    """Per-client token bucket for the REST API (PROTOCOL.md §5 rates, keyed by client address).
+
+    Over the rate the request is answered 429 ``rate_limited`` with ``Retry-After``; the least recently
+    seen clients are forgotten beyond ``MAX_TRACKED_CLIENTS``.
+    """
+    state = request.app.state
+    buckets: OrderedDict[str, TokenBucket] | None = getattr(state, "rest_buckets", None)
+    if buckets is None:
+        buckets = state.rest_buckets = OrderedDict()
+    key = request.client.host if request.client else "unknown"
+    bucket = buckets.get(key)
+    if bucket is None:
+        settings = state.settings
+        bucket = buckets[key] = TokenBucket(settings.rate_per_s, settings.rate_burst, close_after=1 << 30)
+        if len(buckets) > MAX_TRACKED_CLIENTS:
+            buckets.popitem(last=False)
+    else:
+        buckets.move_to_end(key)
+    wait_ms = bucket.admit()
+    if wait_ms is not None:
+        raise ProtocolError(ErrorCode.RATE_LIMITED, f"over {state.settings.rate_per_s:g} requests/s; retry later",
+                            retry_after_ms=wait_ms)
+
+
+api = APIRouter(dependencies=[Depends(rest_rate_limit)])
 
 
 @api.get("/info")

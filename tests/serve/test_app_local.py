@@ -108,3 +108,19 @@ def test_spectator_page_is_served_and_uses_only_public_rest(client):
     assert client.get("/api/v1/archive?limit=30").status_code == 200
     for endpoint in ("api/v1/matches", "api/v1/archive", "/report"):
         assert endpoint in page.text
+
+
+def test_rest_rate_limit_answers_429_and_keeps_serving(tmp_path):
+    settings = ArenaSettings(archive_path=str(tmp_path / "r.sqlite3"), rate_per_s=5, rate_burst=3)
+    with TestClient(create_app(settings, LocalBackend(settings))) as c:
+        codes = [c.get("/api/v1/matches").status_code for _ in range(6)]
+        assert codes[:3] == [200, 200, 200]
+        assert 429 in codes[3:]
+        limited = c.get("/api/v1/info")
+        assert limited.status_code == 429
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited.headers["Retry-After"]) >= 1
+        import time
+
+        time.sleep(0.5)  # the bucket refills at 5/s: the client is served again
+        assert c.get("/api/v1/info").status_code == 200
