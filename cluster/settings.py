@@ -43,6 +43,9 @@ class ArenaSettings(BaseModel):
     actor_max_concurrency: int = Field(1000, ge=8, description="Concurrent calls per (async) match actor.")
     long_poll_s: float = Field(15.0, gt=0, description="How long a socket's event long-poll waits.")
     public_url: str = Field("", description="Base ws:// URL advertised in POST /matches answers.")
+    # Learned house bots: "policy:<name>" plays the checkpoint directory mapped to <name> here.
+    policies: dict[str, str] = Field(default_factory=dict,
+                                     description="House-bot policy name -> checkpoint directory on every node.")
 
     def archive_file(self) -> Path:
         return Path(self.archive_path).expanduser()

@@ -18,6 +18,26 @@ from fraudarena.cluster.errors import ErrorCode, ProtocolError
 RoleName = Literal["fraudster", "investigator", "auditor"]
 FrameId = Annotated[str, StringConstraints(max_length=64)] | Annotated[int, Field(ge=-(2**63), lt=2**63)]
 BOT_KINDS = ("scripted", "random")
+POLICY_PREFIX = "policy:"
+
+
+def resolve_house_bots(bots: dict[str, str], policies: dict[str, str], loc: tuple[str, ...] = ("data", "house_bots")
+                       ) -> dict[str, str]:
+    """Map ``policy:<name>`` house bots to ``policy:<checkpoint dir>`` (names from the server's settings).
+
+    An unknown name is a ``validation_error`` naming the known ones; other kinds pass through.
+    """
+    out = {}
+    for role, kind in bots.items():
+        if kind.startswith(POLICY_PREFIX):
+            name = kind[len(POLICY_PREFIX):]
+            if name not in policies:
+                known = ", ".join(sorted(policies)) or "none configured"
+                raise ProtocolError(ErrorCode.VALIDATION_ERROR, f"unknown policy {name!r} for {role}; known: {known}",
+                                    [{"loc": [*loc, role], "msg": "unknown policy name"}])
+            kind = POLICY_PREFIX + policies[name]
+        out[role] = kind
+    return out
 KNOWN_TYPES = ("reset", "join", "step", "obs", "state", "close", "queue")
 
 
@@ -63,8 +83,9 @@ class ResetData(_Inbound):
     @classmethod
     def _bots(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for role, kind in (v or {}).items():
-            if kind not in BOT_KINDS:
-                raise ValueError(f"unknown house bot {kind!r} for {role}; this server knows {', '.join(BOT_KINDS)}")
+            if kind not in BOT_KINDS and not kind.startswith(POLICY_PREFIX):
+                raise ValueError(f"unknown house bot {kind!r} for {role}; this server knows "
+                                 f"{', '.join(BOT_KINDS)} and {POLICY_PREFIX}<name>")
         return v
 
     def params(self) -> dict[str, Any]:

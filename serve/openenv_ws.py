@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from fraudarena.cluster.backend import Backend
 from fraudarena.cluster.errors import ErrorCode, ProtocolError
 from fraudarena.cluster.settings import ArenaSettings
-from fraudarena.serve.frames import BOT_KINDS, ResetData, validation_details
+from fraudarena.serve.frames import BOT_KINDS, POLICY_PREFIX, ResetData, resolve_house_bots, validation_details
 from fraudarena.serve.ratelimit import TokenBucket
 from fraudarena.serve.ws_session import dumps, oversize
 
@@ -130,10 +130,11 @@ class OpenEnvSession:
         bots = {}
         for role in ("fraudster", "auditor"):
             kind = data.get(role, "scripted")
-            if kind not in BOT_KINDS:
+            if not isinstance(kind, str) or (kind not in BOT_KINDS and not kind.startswith(POLICY_PREFIX)):
                 raise ProtocolError(ErrorCode.VALIDATION_ERROR, f"unknown bot {kind!r} for {role}",
-                                    [{"loc": ["data", role], "msg": f"expected one of {BOT_KINDS}"}])
+                                    [{"loc": ["data", role], "msg": f"expected one of {BOT_KINDS} or policy:<name>"}])
             bots[role] = kind
+        bots = resolve_house_bots(bots, self.settings.policies, loc=("data",))
         try:
             params = ResetData.model_validate(known).params()
         except ValidationError as exc:

@@ -122,7 +122,8 @@ async def create_match(request: Request) -> Any:
         return error_response(ProtocolError(ErrorCode.INVALID_JSON, f"body is not valid JSON: {exc}"))
     try:
         data = frames.validate_reset(body)
-        out = await request.app.state.backend.create(None, None, data.params(), dict(data.house_bots or {}))
+        bots = frames.resolve_house_bots(dict(data.house_bots or {}), request.app.state.settings.policies)
+        out = await request.app.state.backend.create(None, None, data.params(), bots)
     except ProtocolError as exc:
         return error_response(exc)
     summary = out["summary"]
