@@ -77,11 +77,20 @@ class RandomPolicy:
     def _link_accounts(self, obs: Mapping[str, Any], legal: Mapping[str, Any]) -> dict[str, Any] | None:
         info = legal.get("link_accounts") or {}
         ids = sorted(info.get("ad_ids") or [])
-        linked = {frozenset((x["ad_id"], x["linked_ad_id"])) for x in obs.get("links") or []}
-        pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if frozenset((a, b)) not in linked]
-        if not pairs:
+        if len(ids) < 2:
             return None
-        a, b = self._choice(pairs)
+        linked = {frozenset((x["ad_id"], x["linked_ad_id"])) for x in obs.get("links") or []}
+        # Uniform over unlinked pairs: rejection-sample a few times (links are few), then enumerate.
+        for _ in range(16):
+            i, j = sorted(self.rng.sample(range(len(ids)), 2))
+            if frozenset((ids[i], ids[j])) not in linked:
+                a, b = ids[i], ids[j]
+                break
+        else:
+            pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if frozenset((a, b)) not in linked]
+            if not pairs:
+                return None
+            a, b = self._choice(pairs)
         return {"action_type": "link_accounts", "ad_id": a, "linked_ad_id": b,
                 "rationale": _RATIONALE.format("link_accounts")}
 

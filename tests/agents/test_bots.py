@@ -89,12 +89,27 @@ def test_bot_seed_matters_for_random_policy() -> None:
     assert a["actions"] != b["actions"]
 
 
+class _TerseInvestigator(RandomPolicy):
+    """A random investigator whose verdict rationales are too short to cite anything."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__("investigator", seed)
+
+    def act(self, observation: dict) -> dict:
+        action = super().act(observation)
+        if action["action_type"] == "verdict":
+            action = {**action, "rationale": "looks fine"}
+        return action
+
+
 @pytest.mark.parametrize("task_id", TASKS)
 def test_heuristic_auditor_flags_are_true(task_id: str) -> None:
     """Its flags are a subset of the ground truth and, for the checks it runs, all of it."""
     hits = 0
     for seed in range(12):
-        rec = play_match(task_id, seed, fraudster="random", investigator="random", auditor="heuristic")
+        # Every other match uses terse rationales, so the label-free checks have something to find.
+        investigator = "random" if seed % 2 else _TerseInvestigator(seed)
+        rec = play_match(task_id, seed, fraudster="random", investigator=investigator, auditor="heuristic")
         submitted = _flags(rec, "submitted_flags")
         truth = _flags(rec, "ground_truth_flags")
         assert submitted <= truth, (seed, submitted - truth)
