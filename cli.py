@@ -212,6 +212,10 @@ def play(
     """Play one seat of a live match over WebSockets with a bot (or all three seats with --all-roles)."""
     from fraudarena.agents.play_remote import play_remote
 
+    if bot.startswith("policy:"):  # a learned policy from a checkpoint directory (needs torch)
+        from fraudarena.agents import neural_policy
+
+        neural_policy.register()
     if not (new or match or all_roles):
         console.print("[red]error:[/red] give --match ID --token T, --new, or --all-roles")
         raise typer.Exit(2)

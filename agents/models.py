@@ -1,0 +1,108 @@
+"""Torch actor-critic models, one per learned role.
+
+* :class:`InvestigatorNet`: a shared per-ad MLP, conditioned on the global vector, then one
+  self-attention layer (residual + LayerNorm, no feed-forward block: cheap on CPU) over the
+  (padded, masked) set of ads, so it handles any queue length. Each ad
+  emits ``PER_AD`` logits; a masked mean/max pool gives the ``end_turn`` logit and the value.
+* :class:`FraudsterNet`: an MLP on the global vector; proposal logits are factored as
+  ``category_logit + camouflage_logit`` over the flat (category × camouflage-set) space.
+
+Both return ``(logits, value)`` with illegal actions masked to a large negative number.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .codecs import N_CAMO, N_FRAUD_ACTIONS, PER_AD
+from .encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES, N_CAT
+
+NEG = -1e9
+
+
+def _mlp(sizes: list[int], out_gain: float | None = None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        lin = nn.Linear(sizes[i], sizes[i + 1])
+        last = i == len(sizes) - 2
+        nn.init.orthogonal_(lin.weight, gain=(out_gain if (last and out_gain is not None) else 2 ** 0.5))
+        nn.init.zeros_(lin.bias)
+        layers.append(lin)
+        if not last:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+class InvestigatorNet(nn.Module):
+    """Set-structured actor-critic for the Investigator."""
+
+    def __init__(self, hidden: int = 48, heads: int = 4) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.ad_in = _mlp([AD_FEATURES, hidden, hidden])
+        self.glob_in = _mlp([INV_GLOBAL_FEATURES, hidden, hidden])
+        self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.norm1 = nn.LayerNorm(hidden)
+        self.ad_head = _mlp([2 * hidden, hidden, PER_AD], out_gain=0.01)
+        self.end_head = _mlp([3 * hidden, hidden, 1], out_gain=0.01)
+        self.value_head = _mlp([3 * hidden, hidden, 1], out_gain=1.0)
+
+    def forward(self, ads: torch.Tensor, ad_mask: torch.Tensor, glob: torch.Tensor,
+                action_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """ads [B,N,F], ad_mask [B,N] (True = real ad), glob [B,G], action_mask [B,1+N*PER_AD]."""
+        b, n, _ = ads.shape
+        g = self.glob_in(glob)  # [B,H]
+        h = self.ad_in(ads) + g.unsqueeze(1)
+        if n > 0:
+            # An all-padding row would make attention NaN; let such rows attend to themselves.
+            pad = ~ad_mask
+            pad = pad & ad_mask.any(dim=1, keepdim=True)
+            a, _ = self.attn(h, h, h, key_padding_mask=pad, need_weights=False)
+            h = self.norm1(h + a)
+        m = ad_mask.unsqueeze(-1).to(h.dtype)
+        count = m.sum(dim=1).clamp(min=1.0)
+        mean = (h * m).sum(dim=1) / count
+        mx = torch.where(m > 0, h, torch.full_like(h, -1e4)).max(dim=1).values if n > 0 else torch.zeros_like(g)
+        mx = torch.where(ad_mask.any(dim=1, keepdim=True), mx, torch.zeros_like(mx)) if n > 0 else mx
+        pooled = torch.cat([g, mean, mx], dim=-1)
+        ad_logits = self.ad_head(torch.cat([h, g.unsqueeze(1).expand(b, n, self.hidden)], dim=-1))
+        logits = torch.cat([self.end_head(pooled), ad_logits.reshape(b, n * PER_AD)], dim=-1)
+        if action_mask is not None:
+            logits = torch.where(action_mask, logits, torch.full_like(logits, NEG))
+        return logits, self.value_head(pooled).squeeze(-1)
+
+
+class FraudsterNet(nn.Module):
+    """MLP actor-critic for the Fraudster with factored proposal logits."""
+
+    def __init__(self, hidden: int = 48) -> None:
+        super().__init__()
+        self.body = _mlp([FRAUD_GLOBAL_FEATURES, hidden, hidden])
+        self.act = nn.Tanh()
+        self.control = nn.Linear(hidden, 2)
+        self.cat = nn.Linear(hidden, N_CAT)
+        self.camo = nn.Linear(hidden, N_CAMO)
+        for lin in (self.control, self.cat, self.camo):
+            nn.init.orthogonal_(lin.weight, gain=0.01)
+            nn.init.zeros_(lin.bias)
+        self.value_head = _mlp([FRAUD_GLOBAL_FEATURES, hidden, hidden, 1], out_gain=1.0)
+
+    def forward(self, glob: torch.Tensor, action_mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.act(self.body(glob))
+        prop = (self.cat(h).unsqueeze(-1) + self.camo(h).unsqueeze(-2)).flatten(1)
+        logits = torch.cat([self.control(h), prop], dim=-1)
+        assert logits.shape[-1] == N_FRAUD_ACTIONS
+        if action_mask is not None:
+            logits = torch.where(action_mask, logits, torch.full_like(logits, NEG))
+        return logits, self.value_head(glob).squeeze(-1)
+
+
+def build_model(role: str, hidden: int = 48) -> nn.Module:
+    """A fresh model for ``role`` ("investigator" or "fraudster")."""
+    if role == "investigator":
+        return InvestigatorNet(hidden)
+    if role == "fraudster":
+        return FraudsterNet(hidden)
+    raise ValueError(f"no learned model for role {role!r}")

@@ -1,0 +1,120 @@
+"""All self-play training hyperparameters in one dataclass (CleanRL style), loadable from JSON/TOML."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    """Self-play PPO configuration. Every field can be set from a ``--config`` JSON or TOML file."""
+
+    run_name: str = "selfplay"
+    """Name of the run; the run directory is ``<runs_dir>/<run_name>``."""
+    runs_dir: str = "runs"
+    """Parent directory of run directories (TensorBoard logs, checkpoints, metrics.jsonl)."""
+    seed: int = 1
+    """Base seed; worker ``i`` derives its match seeds and sampling RNG from (seed, i)."""
+    task_ids: tuple[str, ...] = ("task_3",)
+    """Training tasks (matches sample uniformly). ``task_3_unseen`` is held out for evaluation."""
+    learn_roles: tuple[str, ...] = ("investigator", "fraudster")
+    """Roles with a learned policy; the Auditor is always the HeuristicAuditor."""
+
+    # --- rollout -------------------------------------------------------------------------------------
+    num_workers: int = 2
+    """Rollout workers (Ray actors; 0 = collect in the driver process, no Ray)."""
+    matches_per_worker: int = 128
+    """Matches each worker steps concurrently (policy forward passes are batched across them)."""
+    rollout_steps: int = 100
+    """Vector steps per worker per iteration (each advances every match by one action)."""
+
+    # --- league --------------------------------------------------------------------------------------
+    opponent_weights: dict[str, float] = field(
+        default_factory=lambda: {"live": 0.2, "snapshot": 0.2, "scripted": 0.6})
+    """Weights for each match's opponent seat: the live policy, a past snapshot, or the scripted bot."""
+    snapshot_every: int = 5
+    """Freeze a snapshot of each learned role every this many iterations (0 = never)."""
+    max_snapshots: int = 8
+    """Keep at most this many snapshots per role in the league (oldest dropped)."""
+
+    # --- behaviour cloning warm start --------------------------------------------------------------------
+    bc_iterations: int = 2
+    """First iterations train by behaviour cloning the scripted bots (ScriptedInvestigator,
+    ReactiveFraudster) sitting in the learned seats, instead of PPO."""
+    bc_epochs: int = 3
+    """Passes per BC iteration over all teacher decisions collected so far (a growing buffer)."""
+    bc_minibatch_size: int = 256
+    """Decisions per behaviour-cloning minibatch."""
+    bc_lr: float = 1e-3
+    """Learning rate during behaviour cloning."""
+
+    # --- PPO -----------------------------------------------------------------------------------------
+    lr: float = 5e-4
+    """Adam learning rate for PPO."""
+    gamma: float = 1.0
+    """Discount over a role's own decisions (the game is short and the reward is terminal)."""
+    gae_lambda: float = 0.95
+    """GAE λ."""
+    clip_coef: float = 0.2
+    """PPO ratio clip."""
+    vf_coef: float = 0.5
+    """Value-loss weight."""
+    ent_coef: float = 0.01
+    """Entropy bonus weight."""
+    max_grad_norm: float = 0.5
+    """Gradient-norm clip."""
+    update_epochs: int = 3
+    """PPO epochs per iteration."""
+    minibatch_size: int = 512
+    """Decisions per PPO minibatch."""
+    target_kl: float | None = 0.05
+    """Stop the epoch loop early when the approximate KL exceeds this (None = never)."""
+    shaped_credit: bool = True
+    """Redistribute each role's terminal reward onto the decisions that caused its parts (verdict/link
+    terms of the grader, each proposal's payoff), read from the final record; the residual goes to the
+    last decision, so every match's undiscounted return equals its GAME.md §10.3 reward exactly."""
+    hidden: int = 48
+    """Width of the models."""
+
+    # --- run control ---------------------------------------------------------------------------------
+    iterations: int = 1000
+    """Maximum iterations (the run also stops after ``minutes``)."""
+    minutes: float | None = None
+    """Wall-clock budget in minutes (None = no limit)."""
+    checkpoint_every: int = 5
+    """Write ``checkpoints/latest`` and ``checkpoints/iter_<n>`` every this many iterations (latest also
+    at the end)."""
+    archive_rate: float = 0.01
+    """Fraction of finished training matches sent to the history archive (batched)."""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["task_ids"] = list(self.task_ids)
+        d["learn_roles"] = list(self.learn_roles)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        data = dict(data)
+        for key in ("task_ids", "learn_roles"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Load from a ``.json`` or ``.toml`` file (TOML may nest everything under ``[train]``)."""
+        p = Path(path)
+        if p.suffix == ".toml":
+            data = tomllib.loads(p.read_text())
+            data = data.get("train", data)
+        else:
+            data = json.loads(p.read_text())
+        return cls.from_dict(data)

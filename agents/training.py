@@ -1,0 +1,259 @@
+"""The self-play training loop (driver side), independent of where rollouts run.
+
+:class:`Trainer` owns the :class:`~fraudarena.agents.ppo.PPOLearner`, the :class:`League`, Elo ratings,
+the run directory (TensorBoard logs, ``metrics.jsonl``, checkpoints) and the progress bar. Rollouts
+come from a *collector*: :class:`LocalCollector` steps matches in this process (no Ray); the Ray
+version lives in ``fraudarena.cluster.rollout``. Data flows one way: weights → collectors → batches →
+learner. Each iteration: behaviour cloning for the first ``bc_iterations``, PPO afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .batch import RoleBatch
+from .league import League
+from .neural_policy import save_checkpoint
+from .ppo import PPOLearner
+from .ratings import Elo, investigator_score
+from .selfplay import RolloutResult, SelfPlayRunner
+from .train_config import TrainConfig
+
+ArchiveSink = Callable[[list[dict], dict[str, Any]], None]
+
+
+class Collector(Protocol):
+    """Produces rollouts for given weights."""
+
+    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> list[RolloutResult]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalCollector:
+    """In-process collector: one :class:`SelfPlayRunner` per (virtual) worker, stepped in turn."""
+
+    def __init__(self, config: TrainConfig, n_runners: int = 1) -> None:
+        self.runners = [
+            SelfPlayRunner(config.matches_per_worker, config.task_ids, config.seed, config.learn_roles,
+                           config.opponent_weights, config.hidden, config.shaped_credit, config.archive_rate,
+                           worker_index=i)
+            for i in range(max(1, n_runners))
+        ]
+
+    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> list[RolloutResult]:
+        out = []
+        for r in self.runners:
+            r.set_weights(weights)
+            r.set_mode(mode)
+            out.append(r.run(n_steps))
+        return out
+
+    def close(self) -> None:
+        self.runners = []
+
+
+def summarise(results: list[RolloutResult]) -> dict[str, float]:
+    """Iteration statistics: matches, env steps, rewards per role and win rates of the live seats."""
+    matches = [m for r in results for m in r.results]
+    out: dict[str, float] = {"matches": float(len(matches)),
+                             "env_steps": float(sum(r.env_steps for r in results)),
+                             "errors": float(sum(r.errors for r in results))}
+    for role in ("investigator", "fraudster"):
+        live = [m for m in matches if m.seats.get(role) == "live"]
+        if live:
+            out[f"{role}/reward"] = float(np.mean([m.rewards.get(role, 0.0) for m in live]))
+        vs_bot = [m for m in live if m.seats.get("fraudster" if role == "investigator" else "investigator")
+                  == "bot:scripted"]
+        if vs_bot:
+            out[f"{role}/reward_vs_scripted"] = float(np.mean([m.rewards.get(role, 0.0) for m in vs_bot]))
+            inv = [investigator_score(m.rewards) for m in vs_bot]
+            wins = inv if role == "investigator" else [1 - x for x in inv]
+            out[f"{role}/win_vs_scripted"] = float(np.mean(wins))
+            if role == "investigator":
+                out["investigator/grader_vs_scripted"] = float(np.mean([m.grader for m in vs_bot]))
+    bots = [m for m in matches if m.seats.get("investigator") == "bot:scripted"
+            and m.seats.get("fraudster") == "bot:scripted"]
+    if bots:  # behaviour-cloning iterations: the teachers' own level
+        out["teacher/grader"] = float(np.mean([m.grader for m in bots]))
+        out["teacher/fraudster_reward"] = float(np.mean([m.rewards.get("fraudster", 0.0) for m in bots]))
+    return out
+
+
+class Trainer:
+    """Drives iterations: collect → update → league/ratings → log/checkpoint."""
+
+    def __init__(self, config: TrainConfig, collector: Collector, run_dir: str | Path | None = None,
+                 resume: str | Path | None = None, archive_sink: ArchiveSink | None = None,
+                 progress: bool = True, log: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.collector = collector
+        self.run_dir = Path(run_dir or Path(config.runs_dir) / config.run_name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.learner = PPOLearner(config)
+        self.league = League(config.learn_roles, config.max_snapshots)
+        self.elo = Elo()
+        self.iteration = 0
+        self.total_matches = 0
+        self.total_env_steps = 0
+        self.archive_sink = archive_sink
+        self.progress = progress
+        self.log = log or (lambda s: None)
+        self.history: list[dict[str, float]] = []
+        self.bc_buffer: dict[str, list[RoleBatch]] = {}
+        if resume is not None:
+            self.load(resume)
+        (self.run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1, sort_keys=True))
+        self._writer: Any = None
+
+    # ---------------------------------------------------------------------------------------------
+    def _tb(self) -> Any:
+        if self._writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(str(self.run_dir / "tb"))
+            except Exception:  # tensorboard missing: metrics.jsonl still has everything
+                self._writer = False
+        return self._writer
+
+    def load(self, path: str | Path) -> None:
+        """Resume learner, league, ratings and counters from a checkpoint directory."""
+        p = Path(path)
+        state = torch.load(p / "learner.pt", weights_only=False)
+        self.learner.load_state_dict(state)
+        league = json.loads((p / "league.json").read_text())
+        self.league.load(p / "snapshots", league.get("snapshots", []))
+        self.elo = Elo.from_dict(league.get("elo", {}))
+        self.iteration = int(league.get("iteration", 0))
+        self.total_matches = int(league.get("total_matches", 0))
+        self.total_env_steps = int(league.get("total_env_steps", 0))
+
+    def checkpoint(self, name: str = "latest") -> Path:
+        path = self.run_dir / "checkpoints" / name
+        snaps = self.league.save(path / "snapshots")
+        extra = {"learner.pt": self.learner.state_dict(),
+                 "league.json": {"snapshots": snaps, "elo": self.elo.to_dict(), "iteration": self.iteration,
+                                 "total_matches": self.total_matches, "total_env_steps": self.total_env_steps}}
+        return save_checkpoint(path, self.learner.get_weights(), self.config.to_dict(), self.iteration, extra)
+
+    # ---------------------------------------------------------------------------------------------
+    def step(self) -> dict[str, float]:
+        """One iteration; returns its metrics."""
+        cfg = self.config
+        it = self.iteration + 1
+        mode = "bc" if it <= cfg.bc_iterations else "ppo"
+        t0 = time.perf_counter()
+        weights = self.league.worker_weights(self.learner.get_weights())
+        results = self.collector.collect(weights, mode, cfg.rollout_steps, it)
+        t_collect = time.perf_counter() - t0
+        stats = summarise(results)
+        stats["iteration"] = float(it)
+        stats["bc"] = 1.0 if mode == "bc" else 0.0
+        stats["collect_s"] = t_collect
+        stats["env_steps_per_s"] = stats["env_steps"] / max(1e-9, t_collect)
+        for role in cfg.learn_roles:
+            parts = [r.batches[role] for r in results if role in r.batches and len(r.batches[role])]
+            if mode == "bc":  # behaviour cloning trains on everything the teachers did so far
+                self.bc_buffer.setdefault(role, []).extend(parts)
+                parts = self.bc_buffer[role]
+            if not parts:
+                continue
+            batch = RoleBatch.concat(parts)
+            upd = self.learner.bc_update(batch) if mode == "bc" else self.learner.update(batch)
+            for k, v in upd.items():
+                stats[f"{role}/{k}"] = v
+        if mode == "ppo":
+            self.bc_buffer = {}
+            for r in results:
+                for m in r.results:
+                    self.elo.update(m.seats["fraudster"], m.seats["investigator"], investigator_score(m.rewards))
+            if cfg.snapshot_every and (it - cfg.bc_iterations) % cfg.snapshot_every == 0:
+                live = self.learner.get_weights()
+                for role in cfg.learn_roles:
+                    self.league.add(role, live[role], it)
+        for role in ("investigator", "fraudster"):
+            stats[f"elo/{role}_live"] = self.elo.rating(role, "live")
+        sampled = [rec for r in results for rec in r.sampled_records]
+        if sampled and self.archive_sink is not None:
+            try:
+                self.archive_sink(sampled, {"run": cfg.run_name, "iteration": it})
+                stats["archived"] = float(len(sampled))
+            except Exception as exc:  # the archive is best effort; training goes on
+                self.log(f"archive sink failed: {exc!r}")
+        self.iteration = it
+        self.total_matches += int(stats["matches"])
+        self.total_env_steps += int(stats["env_steps"])
+        stats["iteration_s"] = time.perf_counter() - t0
+        self._record(stats)
+        if cfg.checkpoint_every and it % cfg.checkpoint_every == 0:
+            self.checkpoint()
+            save_checkpoint(self.run_dir / "checkpoints" / f"iter_{it}", self.learner.get_weights(),
+                            cfg.to_dict(), it)
+        return stats
+
+    def _record(self, stats: dict[str, float]) -> None:
+        self.history.append(stats)
+        with (self.run_dir / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v)
+                                for k, v in stats.items()}) + "\n")
+        w = self._tb()
+        if w:
+            for k, v in stats.items():
+                if isinstance(v, float) and math.isfinite(v):
+                    w.add_scalar(k, v, self.iteration)
+            w.flush()
+
+    def train(self, iterations: int | None = None, minutes: float | None = None) -> dict[str, Any]:
+        """Run until ``iterations`` more iterations or ``minutes`` of wall time; checkpoints at the end."""
+        cfg = self.config
+        iterations = cfg.iterations if iterations is None else iterations
+        minutes = cfg.minutes if minutes is None else minutes
+        deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=iterations, desc="train", unit="it", dynamic_ncols=True)
+        start = self.iteration
+        t0 = time.monotonic()
+        try:
+            while self.iteration - start < iterations:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                st = self.step()
+                line = _progress_line(st, self.total_matches)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(line)
+                self.log(f"iter {self.iteration}: {line}")
+        finally:
+            if bar is not None:
+                bar.close()
+            ckpt = self.checkpoint()
+            w = self._tb()
+            if w:
+                w.close()
+                self._writer = None
+        return {"iterations": self.iteration, "checkpoint": str(ckpt), "run_dir": str(self.run_dir),
+                "matches": self.total_matches, "env_steps": self.total_env_steps,
+                "seconds": time.monotonic() - t0, "last": self.history[-1] if self.history else {}}
+
+
+def _progress_line(st: dict[str, float], total_matches: int) -> str:
+    parts = [f"{'BC' if st.get('bc') else 'PPO'}", f"matches {total_matches}",
+             f"sps {st.get('env_steps_per_s', 0):.0f}"]
+    for key, label in (("investigator/reward", "inv_r"), ("fraudster/reward", "fr_r"),
+                       ("investigator/win_vs_scripted", "inv_win"), ("fraudster/win_vs_scripted", "fr_win"),
+                       ("investigator/bc_acc", "inv_acc"), ("fraudster/bc_acc", "fr_acc")):
+        if key in st:
+            parts.append(f"{label} {st[key]:.3f}")
+    return " ".join(parts)

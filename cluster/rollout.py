@@ -1,0 +1,89 @@
+"""Ray placement of the rollout loop: ``RolloutWorker`` actors around ``agents.selfplay.SelfPlayRunner``.
+
+Each worker steps ``matches_per_worker`` matches in-process and batches the policy forward pass across
+them; its seeds derive from (config seed, worker index). Per iteration the driver puts the weights in
+the object store once (``ray.put``) and hands the same reference to every worker. A worker sends its
+archive-sampled finished matches (``archive_rate``, default 1 in 100) to the arena's ``HistoryActor``
+in one batched ``append`` per iteration, tagged with the run and iteration, so training games open
+through the same archive API as served ones.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ray
+
+from fraudarena.agents.selfplay import RolloutResult, SelfPlayRunner
+from fraudarena.agents.train_config import TrainConfig
+
+
+def archive_entries(sampled: list[dict], run: str, iteration: int, worker: int) -> list[dict[str, Any]]:
+    """``HistoryActor.append`` entries for sampled training matches (match id ``train-<run>-...``)."""
+    now = time.time()
+    out = []
+    for k, item in enumerate(sampled):
+        record = item["record"]
+        match_id = f"train-{run}-{iteration}-{worker}-{k}"
+        grader = record.get("grader") or {}
+        summary = {
+            "match_id": match_id, "task_id": item["task_id"], "phase": "done",
+            "round_number": record.get("final_round"),
+            "max_rounds": ((record.get("config") or {}).get("effective") or {}).get("max_rounds"),
+            "seats": item["seats"], "created_at": now, "last_activity_at": now, "finished_at": now,
+            "status": "done", "end_reason": record.get("end_reason"), "grader_score": grader.get("score"),
+            "rewards": record.get("rewards"),
+            "source": "training", "run": run, "iteration": iteration, "worker": worker,
+        }
+        out.append({"match_id": match_id, "summary": summary, "record": record})
+    return out
+
+
+@ray.remote(num_cpus=1)
+class RolloutWorker:
+    """A Ray actor owning one :class:`SelfPlayRunner`."""
+
+    def __init__(self, config: dict, worker_index: int, history: Any = None) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        cfg = TrainConfig.from_dict(config)
+        self.cfg = cfg
+        self.index = worker_index
+        self.history = history
+        self.runner = SelfPlayRunner(cfg.matches_per_worker, cfg.task_ids, cfg.seed, cfg.learn_roles,
+                                     cfg.opponent_weights, cfg.hidden, cfg.shaped_credit, cfg.archive_rate,
+                                     worker_index=worker_index)
+
+    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> RolloutResult:
+        self.runner.set_weights(weights)
+        self.runner.set_mode(mode)
+        result = self.runner.run(n_steps)
+        if result.sampled_records and self.history is not None:
+            entries = archive_entries(result.sampled_records, self.cfg.run_name, iteration, self.index)
+            self.history.append.remote(entries)  # fire and forget: the archive is best effort
+            result.sampled_records = []
+        return result
+
+
+class RayCollector:
+    """The driver's handle on ``num_workers`` rollout workers (same interface as ``LocalCollector``)."""
+
+    def __init__(self, config: TrainConfig, history: Any = None) -> None:
+        self.workers = [RolloutWorker.remote(config.to_dict(), i, history)
+                        for i in range(max(1, config.num_workers))]
+
+    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> list[RolloutResult]:
+        ref = ray.put(weights)  # once per iteration, shared by every worker
+        pending = [w.collect.remote(ref, mode, n_steps, iteration) for w in self.workers]
+        out: list[RolloutResult] = []
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            out.extend(ray.get(done))
+        return out
+
+    def close(self) -> None:
+        for w in self.workers:
+            ray.kill(w)
+        self.workers = []

@@ -1,0 +1,58 @@
+"""``policy:<name>`` house bots: a checkpoint named in the settings plays a seat inside the match host."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fraudarena.cluster.local_backend import LocalBackend
+from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.serve.app import create_app
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    from fraudarena.agents.models import build_model
+    from fraudarena.agents.neural_policy import save_checkpoint
+
+    torch.manual_seed(0)
+    weights = {role: build_model(role, 48).state_dict() for role in ("fraudster", "investigator")}
+    return save_checkpoint(tmp_path / "ckpt", weights, {"hidden": 48}, iteration=0)
+
+
+def test_policy_house_bot_plays_a_served_match(tmp_path, checkpoint):
+    settings = ArenaSettings(archive_path=str(tmp_path / "a.sqlite3"), done_linger_s=0,
+                             policies={"tiny": str(checkpoint)})
+    with TestClient(create_app(settings, LocalBackend(settings))) as client:
+        unknown = client.post("/api/v1/matches", json={"task_id": "task_1", "house_bots": {"fraudster": "policy:nope"}})
+        assert unknown.status_code == 400
+        assert unknown.json()["error"]["code"] == "validation_error"
+        assert "tiny" in unknown.json()["error"]["message"]
+
+        with client.websocket_connect("/ws/investigator") as ws:
+            ws.send_json({"type": "reset", "id": 1, "data": {
+                "task_id": "task_1", "seed": 5,
+                "house_bots": {"fraudster": "policy:tiny", "auditor": "scripted"}}})
+            reply = ws.receive_json()
+            assert reply["type"] == "observation", reply
+            obs = reply["data"]
+            assert obs["phase"] == "investigator_turn"  # the learned fraudster already moved
+            n = 2
+            while not obs["done"]:
+                if obs["legal_actions"]["action_types"]:
+                    ws.send_json({"type": "step", "id": n, "data": {"action_type": "end_turn"}})
+                else:
+                    ws.send_json({"type": "obs", "id": n})
+                n += 1
+                while True:  # skip pushed events until our reply
+                    frame = ws.receive_json()
+                    if frame.get("id") == n - 1:
+                        break
+                assert frame["type"] == "observation", frame
+                obs = frame["data"]
+            record = obs["record"]
+            assert record["end_reason"] is not None
+            fraud_actions = [a for a in record["actions"] if a["role"] == "fraudster"]
+            assert fraud_actions, "the policy seat acted"
