@@ -99,6 +99,10 @@ def make_bot(kind: str, role: str, seed: int) -> Policy:
             plays = ", ".join(_BUILTIN[kind])
             raise ValueError(f"bot kind {kind!r} plays {plays}, not {role}")
         return ctor(seed)
+    if kind.startswith("policy:") and "policy:" not in _PREFIXES:
+        from . import neural_policy  # learned policies need torch: imported only when one is asked for
+
+        neural_policy.register()
     for prefix in sorted(_PREFIXES, key=len, reverse=True):
         if kind.startswith(prefix):
             return _PREFIXES[prefix](kind, role, seed)
