@@ -28,25 +28,11 @@ import numpy as np
 from .neural_policy import load_model, read_meta
 from .ratings import Elo, investigator_score
 from .selfplay import Seat, SelfPlayRunner, _make_bot
+from .tournament import parse_seeds
 
 MATCHUPS: tuple[tuple[str, str], ...] = (
     ("reactive", "scripted"), ("reactive", "learned"), ("learned", "scripted"), ("learned", "learned"),
 )
-
-
-def parse_seeds(spec: str) -> list[int]:
-    """``"4000-4199"`` or ``"1,2,5-7"`` → list of ints."""
-    out: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part:
-            a, b = part.split("-", 1)
-            out.extend(range(int(a), int(b) + 1))
-        else:
-            out.append(int(part))
-    return out
 
 
 def mean_ci(xs: list[float] | np.ndarray) -> tuple[float, float]:

@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import spec
+from .scoring import calibration_bin
 
 __all__ = [
     "CLEAN_TERMS",
@@ -347,21 +348,13 @@ def _is_correct(verdict: str | None, label: str) -> bool:
     return spec.CORRECT_VERDICT.get(label) == verdict
 
 
-def _bin_index(confidence: float) -> int:
-    if confidence < 0.4:
-        return 0
-    if confidence < 0.7:
-        return 1
-    return 2
-
-
 def _miscalibrated(items: Sequence[tuple[float, bool]]) -> bool:
     """§10.2 ``miscalibration`` over (confidence, correct) pairs of V in action order."""
     if len(items) < 3:
         return False
     bins: list[list[tuple[float, bool]]] = [[], [], []]
     for conf, correct in items:
-        bins[_bin_index(conf)].append((conf, correct))
+        bins[calibration_bin(conf)].append((conf, correct))
     for members in bins:
         if len(members) < 2:
             continue
