@@ -171,22 +171,45 @@ def _classifier_table(m: int) -> tuple[Belief, ...]:
 CLASSIFIER_OUTCOMES: dict[int, tuple[Belief, ...]] = {m: _classifier_table(m) for m in range(4)}
 
 
-def expected_entropy_reduction(p: Belief, target: str, markers: int = 0) -> float:
-    """H(p) − E[H(p | outcome)] of pulling ``target`` (``markers`` = the ad's current m, classifier only)."""
-    table = CLASSIFIER_OUTCOMES[min(3, markers)] if target == "policy_classifier" else JOINT_OUTCOMES[target]
-    expected = 0.0
-    for lik in table:
-        w0, w1, w2 = p[0] * lik[0], p[1] * lik[1], p[2] * lik[2]
-        z = w0 + w1 + w2
-        if z <= 0.0:
-            continue
+def _conditional_entropies(table: tuple[Belief, ...]) -> Belief:
+    """H(outcome | label) for each label of an outcome table."""
+    out = []
+    for li in range(3):
         h = 0.0
-        for w in (w0, w1, w2):
-            if w > 0.0:
-                q = w / z
-                h -= q * math.log(q)
-        expected += z * h
-    return entropy(p) - expected
+        for lik in table:
+            if lik[li] > 0.0:
+                h -= lik[li] * math.log(lik[li])
+        out.append(h)
+    return (out[0], out[1], out[2])
+
+
+_COND_H: dict[object, Belief] = {
+    **{t: _conditional_entropies(tab) for t, tab in JOINT_OUTCOMES.items()},
+    **{("policy_classifier", m): _conditional_entropies(tab) for m, tab in CLASSIFIER_OUTCOMES.items()},
+}
+
+
+def expected_entropy_reduction(p: Belief, target: str, markers: int = 0) -> float:
+    """H(p) − E[H(p | outcome)] of pulling ``target`` (``markers`` = the ad's current m, classifier only).
+
+    Computed as the mutual information H(outcome) − Σ_l p_l H(outcome | l), which equals the definition
+    and needs one logarithm per outcome instead of three.
+    """
+    if target == "policy_classifier":
+        key: object = ("policy_classifier", min(3, markers))
+        table = CLASSIFIER_OUTCOMES[min(3, markers)]
+    else:
+        key = target
+        table = JOINT_OUTCOMES[target]
+    p0, p1, p2 = p
+    h_out = 0.0
+    log = math.log
+    for lik in table:
+        z = p0 * lik[0] + p1 * lik[1] + p2 * lik[2]
+        if z > 0.0:
+            h_out -= z * log(z)
+    ch = _COND_H[key]
+    return h_out - (p0 * ch[0] + p1 * ch[1] + p2 * ch[2])
 
 
 def revealed_identifiers(findings: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
