@@ -19,9 +19,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from fraudarena.cluster.backend import Backend
 from fraudarena.cluster.errors import ErrorCode, ProtocolError
 from fraudarena.cluster.settings import ArenaSettings
-from fraudarena.serve.frames import BOT_KINDS, POLICY_PREFIX, ResetData, resolve_house_bots, validation_details
+from fraudarena.serve.frames import (
+    BOT_KINDS,
+    POLICY_PREFIX,
+    ResetData,
+    resolve_house_bots,
+    validation_details,
+)
 from fraudarena.serve.ratelimit import TokenBucket
-from fraudarena.serve.ws_session import dumps, oversize
+from fraudarena.serve.ws_session import dumps, oversize, receive_raw
 
 ROLE = "investigator"
 _RESET_KEYS = ("seed", "task_id", "max_rounds", "max_proposals", "max_fraudster_actions_per_turn",
@@ -64,12 +70,9 @@ class OpenEnvSession:
         await self.ws.accept()
         try:
             while True:
-                msg = await self.ws.receive()
-                if msg["type"] == "websocket.disconnect":
-                    break
-                raw = msg.get("text")
+                raw = await receive_raw(self.ws)
                 if raw is None:
-                    raw = msg.get("bytes") or b""
+                    break
                 if oversize(raw, self.settings.close_frame_bytes):
                     await self.ws.close(1009)
                     break

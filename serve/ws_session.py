@@ -38,6 +38,15 @@ def error_frame(exc: ProtocolError, frame_id: Any = None) -> dict[str, Any]:
     return out
 
 
+async def receive_raw(ws: WebSocket) -> str | bytes | None:
+    """The next frame's text (or bytes, for a binary frame); None when the client disconnected."""
+    msg = await ws.receive()
+    if msg["type"] == "websocket.disconnect":
+        return None
+    raw = msg.get("text")
+    return raw if raw is not None else (msg.get("bytes") or b"")
+
+
 def oversize(raw: str | bytes, limit: int) -> bool:
     """True when the frame's UTF-8 size exceeds ``limit`` (cheap for short frames)."""
     if isinstance(raw, bytes):
@@ -62,12 +71,9 @@ class RoleSession:
         await self.ws.accept()
         try:
             while True:
-                msg = await self.ws.receive()
-                if msg["type"] == "websocket.disconnect":
-                    break
-                raw = msg.get("text")
+                raw = await receive_raw(self.ws)
                 if raw is None:
-                    raw = msg.get("bytes") or b""
+                    break
                 if await self.handle_raw(raw) is _STOP:
                     break
         except (WebSocketDisconnect, RuntimeError):
