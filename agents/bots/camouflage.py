@@ -48,11 +48,7 @@ class CamouflageFraudster(ReactiveFraudster):
         if (used >= self._quota_total or not propose_legal or "propose_ad" not in types
                 or self._proposed_this_turn >= 1):
             return {"action_type": "end_turn"}
-        action = self.propose(obs, propose_legal)
-        if action is None:
-            return {"action_type": "end_turn"}
-        self._proposed_this_turn += 1
-        return action
+        return self._propose_or_end_turn(obs, propose_legal)
 
     def choose_category(self, obs: Mapping[str, Any], categories: Sequence[str]) -> str:
         low = [c for c in categories if spec.CATEGORY_BY_ID[c].group == "M"]

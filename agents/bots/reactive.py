@@ -59,6 +59,10 @@ class ReactiveFraudster:
         self._start_turn_if_new(obs)
         if self._proposed_this_turn >= self._turn_quota:
             return {"action_type": "end_turn"}
+        return self._propose_or_end_turn(obs, propose_legal)
+
+    def _propose_or_end_turn(self, obs: Mapping[str, Any], propose_legal: Mapping[str, Any]) -> dict[str, Any]:
+        """Propose one ad (counted for this turn), or end the turn if no proposal can be made."""
         action = self.propose(obs, propose_legal)
         if action is None:
             return {"action_type": "end_turn"}
