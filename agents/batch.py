@@ -60,7 +60,7 @@ class RoleBatch:
         glob = np.stack([s.glob for s in steps]) if steps else np.zeros((0, 0), np.float32)
         common = dict(
             role=role,
-            glob=glob.astype(np.float32),
+            glob=glob.astype(np.float32, copy=False),
             actions=np.asarray([s.action for s in steps], dtype=np.int64),
             logp=np.asarray([s.logp for s in steps], dtype=np.float32),
             values=np.asarray([s.value for s in steps], dtype=np.float32),
@@ -72,7 +72,7 @@ class RoleBatch:
             ads = (np.concatenate([s.ads for s in steps if s.ads is not None])
                    if steps else np.zeros((0, 0), np.float32))
             masks = np.concatenate([s.mask for s in steps]) if steps else np.zeros(0, bool)
-            return RoleBatch(masks=masks, ads=ads.astype(np.float32), n_ads=n_ads, **common)
+            return RoleBatch(masks=masks, ads=ads.astype(np.float32, copy=False), n_ads=n_ads, **common)
         masks = np.stack([s.mask for s in steps]) if steps else np.zeros((0, 0), bool)
         return RoleBatch(masks=masks, **common)
 

@@ -54,29 +54,47 @@ def n_investigator_actions(n_ads: int) -> int:
     return 1 + PER_AD * n_ads
 
 
+_MASK_ROWS: dict[tuple, bytes] = {}
+
+
+def _mask_row(targets: tuple, verdict: bool) -> bytes:
+    """The ``PER_AD`` mask bytes of one ad slot (link bit clear) for its unpulled targets and verdict flag."""
+    row = bytearray(PER_AD)
+    for t in targets:
+        k = TARGET_INDEX.get(t)
+        if k is not None:
+            row[k] = 1
+    if verdict:
+        row[K_VERDICT: K_VERDICT + 3] = b"\x01\x01\x01"
+    out = bytes(row)
+    if len(_MASK_ROWS) < 4096:
+        _MASK_ROWS[(targets, verdict)] = out
+    return out
+
+
 def investigator_mask(obs: dict, enc: InvestigatorEncoding) -> np.ndarray:
     """Boolean legal-action mask over the flat Investigator action space (all False off-turn)."""
-    mask = np.zeros(n_investigator_actions(len(enc.ad_ids)), dtype=bool)
+    n = len(enc.ad_ids)
     legal = obs.get("legal_actions") or {}
-    types = set(legal.get("action_types") or [])
+    types = legal.get("action_types")
     if not types:
-        return mask
-    mask[INV_END] = bool(legal.get("end_turn")) and "end_turn" in types
+        return np.zeros(n_investigator_actions(n), dtype=bool)
+    types = set(types)
     inv = legal.get("investigate") or {} if "investigate" in types else {}
     verdict_ok = set(legal.get("verdict") or []) if "verdict" in types else set()
     link = legal.get("link_accounts") if "link_accounts" in types else None
     link_ids = set(link.get("ad_ids") or []) if link and (link.get("links_remaining") or 0) > 0 else set()
+    buf = bytearray(b"\x01" if bool(legal.get("end_turn")) and "end_turn" in types else b"\x00")
+    rows = _MASK_ROWS
     for i, ad_id in enumerate(enc.ad_ids):
-        base = 1 + PER_AD * i
-        for t in inv.get(ad_id) or ():
-            k = TARGET_INDEX.get(t)
-            if k is not None:
-                mask[base + k] = True
-        if ad_id in verdict_ok:
-            mask[base + K_VERDICT: base + K_VERDICT + 3] = True
-        if ad_id in link_ids and any(p in link_ids for p in enc.partners[i]):
-            mask[base + K_LINK] = True
-    return mask
+        key = (tuple(inv.get(ad_id) or ()), ad_id in verdict_ok)
+        row = rows.get(key)
+        if row is None:
+            row = _mask_row(*key)
+        buf += row
+        if link_ids and ad_id in link_ids and any(p in link_ids for p in enc.partners[i]):
+            buf[1 + PER_AD * i + K_LINK] = 1
+    return np.frombuffer(buf, dtype=bool)
 
 
 def _citation(obs: dict, ad_id: str) -> str:

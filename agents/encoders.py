@@ -68,12 +68,28 @@ INV_GLOBAL_FEATURES = 18 + 6 + len(TASK_IDS)
 FRAUD_GLOBAL_FEATURES = 16 + len(TASK_IDS) + N_CAT + N_CAT + 3 * 4 + N_TARGETS + 3 + 2 * N_CAT + 2 + 3 + N_TARGETS
 
 
+_PRIOR_MEMO: dict[tuple, tuple[float, float, float]] = {}
+_NO_VALUE = object()
+
+
 def task_prior(obs: dict) -> tuple[float, float, float]:
     """Log prior over (legit, fraud, gray) for an unseen ad: the task's base mix plus proposals as fraud."""
+    memo_key = (obs.get("task_id", ""), obs.get("max_proposals", _NO_VALUE))
+    try:
+        return _PRIOR_MEMO[memo_key]
+    except (KeyError, TypeError):  # TypeError: an unhashable max_proposals (computed below, not memoised)
+        pass
     spec = TASKS.get(obs.get("task_id", ""), TASKS["task_3"])
     n = (spec.n_legit, spec.n_fraud + int(obs.get("max_proposals", spec.max_proposals)), spec.n_gray)
     tot = float(sum(n))
-    return tuple(math.log(max(x, 0.5) / tot) for x in n)  # type: ignore[return-value]
+    out: tuple[float, float, float] = tuple(math.log(max(x, 0.5) / tot) for x in n)  # type: ignore[assignment]
+    with contextlib.suppress(TypeError):
+        if len(_PRIOR_MEMO) < 4096:
+            _PRIOR_MEMO[memo_key] = out
+    return out
+
+
+_SURFACE_MEMO: dict[tuple, list[float]] = {}
 
 
 def ad_surface_loglik(ad: dict) -> list[float]:
@@ -82,7 +98,12 @@ def ad_surface_loglik(ad: dict) -> list[float]:
     g = _GROUP_INDEX[cat.group] if cat else 0
     style = 1 if ad.get("copy_markers") else 0
     country = 0 if ad.get("country") in CORE_COUNTRY_SET else 1
-    return [_LOG_GROUP[lab][g] + _LOG_STYLE[lab][style] + _LOG_COUNTRY[lab][country] for lab in LABELS]
+    key = (g, style, country)
+    out = _SURFACE_MEMO.get(key)
+    if out is None:
+        out = _SURFACE_MEMO[key] = [_LOG_GROUP[lab][g] + _LOG_STYLE[lab][style] + _LOG_COUNTRY[lab][country]
+                                    for lab in LABELS]
+    return list(out)
 
 
 @dataclass
@@ -129,26 +150,70 @@ def shared_identifier_groups(ledger: dict) -> dict[str, set[str]]:
     return out
 
 
+# --- per-ad static row ------------------------------------------------------------------------------------------
+# The static part of an ad's row is rebuilt only when the ad's state changes (the caller's cache), but a
+# match starts with ~20 fresh ads and every pull/verdict invalidates one, so the miss path matters too:
+# it works from precomputed blocks and memoises the per-finding evidence (keyed by the finding's
+# label-dependent field values) and the expected-entropy-reduction vector (keyed by the posterior).
+
+_CAT_BLOCK: list[list[float]] = []
+for _i in range(N_CAT):
+    _blk = [0.0] * (N_CAT + 3)
+    _blk[_i] = 1.0
+    _blk[N_CAT + _CAT_GROUP[_i]] = 1.0
+    _CAT_BLOCK.append(_blk)
+_STATUS_BLOCK = {s: [1.0 if s == x else 0.0 for x in STATUSES] for s in STATUSES}
+_NO_STATUS = [0.0] * len(STATUSES)
+_TARGET_SET = frozenset(TARGETS)
+_EV_ZEROS = {t: [0.0] * sum(w) for t, w in _FIELD_WIDTHS.items()}
+_EV_MEMO: dict[tuple, tuple[list[float], tuple[float, float, float] | None]] = {}
+_EER_MEMO: dict[tuple, tuple[float, ...]] = {}
+_MEMO_CAP = 200_000
+
+
+def _target_evidence(target: str, fields: tuple, widths: list[int], finding: dict
+                     ) -> tuple[list[float], tuple[float, float, float] | None]:
+    """One pulled target's one-hot fields and its finding log-likelihood (None where it cannot be computed)."""
+    vec: list[float] = []
+    for f, w in zip(fields, widths, strict=True):
+        onehot = [0.0] * w
+        with contextlib.suppress(KeyError, ValueError, TypeError, IndexError):
+            onehot[field_outcome(f, finding[f.name])] = 1.0
+        vec.extend(onehot)
+    try:
+        ll: tuple[float, float, float] | None = finding_log_likelihood(target, finding)
+    except (KeyError, ValueError, TypeError):
+        ll = None
+    return vec, ll
+
+
 def _evidence_block(pulls: dict) -> tuple[list[float], list[float]]:
     """One-hot label-dependent fields of the pulled targets, and the summed finding log-likelihood."""
     vec: list[float] = []
     ll = [0.0, 0.0, 0.0]
     for target, fields in INFORMATIVE_FIELDS.items():
         finding = pulls.get(target)
-        widths = _FIELD_WIDTHS[target]
         if finding is None:
-            vec.extend([0.0] * sum(widths))
+            vec.extend(_EV_ZEROS[target])
             continue
-        for f, w in zip(fields, widths, strict=True):
-            onehot = [0.0] * w
-            with contextlib.suppress(KeyError, ValueError, TypeError, IndexError):
-                onehot[field_outcome(f, finding[f.name])] = 1.0
-            vec.extend(onehot)
         try:
-            for i, x in enumerate(finding_log_likelihood(target, finding)):
-                ll[i] += x
-        except (KeyError, ValueError, TypeError):
-            pass
+            vals = tuple(finding[f.name] for f in fields)
+            key = (target, vals, tuple(map(type, vals)))
+            hit = _EV_MEMO.get(key)
+        except (KeyError, TypeError, AttributeError):  # a missing or unhashable field: no memo
+            key, hit = None, None
+        if hit is None:
+            hit = _target_evidence(target, fields, _FIELD_WIDTHS[target], finding)
+            if key is not None:
+                if len(_EV_MEMO) >= _MEMO_CAP:
+                    _EV_MEMO.clear()
+                _EV_MEMO[key] = hit
+        part, lt = hit
+        vec.extend(part)
+        if lt is not None:
+            ll[0] += lt[0]
+            ll[1] += lt[1]
+            ll[2] += lt[2]
     clf = pulls.get("policy_classifier")
     if clf is None:
         vec.extend([0.0, 0.0])
@@ -159,26 +224,33 @@ def _evidence_block(pulls: dict) -> tuple[list[float], list[float]]:
     return vec, ll
 
 
+def _eer_row(probs: tuple[float, float, float], m: int) -> tuple[float, ...]:
+    """4 × the expected entropy reduction of every target (memoised on the posterior)."""
+    key = (probs, m)
+    out = _EER_MEMO.get(key)
+    if out is None:
+        out = tuple(4.0 * expected_entropy_reduction(probs, t, m) for t in TARGETS)
+        if len(_EER_MEMO) >= _MEMO_CAP:
+            _EER_MEMO.clear()
+        _EER_MEMO[key] = out
+    return out
+
+
 def _static_ad_row(ad: dict, pulls: dict, prior: tuple[float, float, float], max_rounds: int
-                   ) -> tuple[np.ndarray, list[float]]:
+                   ) -> tuple[list[float], list[float]]:
     """The part of an ad's row that depends on the ad alone, and its log-posterior before ring evidence."""
-    row: list[float] = []
     cat_i = CATEGORY_INDEX.get(ad.get("category", ""), 0)
-    onehot = [0.0] * N_CAT
-    onehot[cat_i] = 1.0
-    row.extend(onehot)
-    grp = [0.0, 0.0, 0.0]
-    grp[_CAT_GROUP[cat_i]] = 1.0
-    row.extend(grp)
+    row = list(_CAT_BLOCK[cat_i])
     core = ad.get("country") in CORE_COUNTRY_SET
-    row.extend([1.0 if core else 0.0, 0.0 if core else 1.0])
+    row.extend((1.0, 0.0) if core else (0.0, 1.0))
     markers = ad.get("copy_markers") or []
     row.extend([1.0 if m in markers else 0.0 for m in MARKERS])
-    row.append(min(3, len(markers)) / 3.0)
+    m = min(3, len(markers))
+    row.append(m / 3.0)
     row.append(min(3, int(ad.get("copy_revision") or 0)) / 3.0)
     row.append(int(ad.get("arrived_round") or 1) / max_rounds)
     status = ad.get("status") or "pending"
-    row.extend([1.0 if status == s else 0.0 for s in STATUSES])
+    row.extend(_STATUS_BLOCK.get(status, _NO_STATUS))
     row.append(float(ad.get("confidence") or 0.0))
     pulled = set(ad.get("pulled_targets") or []) | set(pulls)
     row.extend([1.0 if t in pulled else 0.0 for t in TARGETS])
@@ -187,30 +259,79 @@ def _static_ad_row(ad: dict, pulls: dict, prior: tuple[float, float, float], max
     row.extend(ev)
     row.append(1.0 if status == "pending" else 0.0)
     logp = [prior[k] + x + ll[k] for k, x in enumerate(ad_surface_loglik(ad))]
-    mx = max(logp)
-    ex = [math.exp(x - mx) for x in logp]
-    tot = ex[0] + ex[1] + ex[2]
-    probs = (ex[0] / tot, ex[1] / tot, ex[2] / tot)
-    full = len(pulled) >= 3
-    m = min(3, len(markers))
-    row.extend(0.0 if (full or t in pulled) else 4.0 * expected_entropy_reduction(probs, t, m) for t in TARGETS)
-    return np.asarray(row, dtype=np.float32), logp
+    if len(pulled) >= 3:
+        row.extend((0.0,) * N_TARGETS)
+    else:
+        mx = max(logp)
+        ex = [math.exp(x - mx) for x in logp]
+        tot = ex[0] + ex[1] + ex[2]
+        eer = _eer_row((ex[0] / tot, ex[1] / tot, ex[2] / tot), m)
+        row.extend([0.0 if t in pulled else eer[k] for k, t in enumerate(TARGETS)])
+    return row, logp
 
 
 _STATIC_WIDTH = AD_FEATURES - 19
 DECIDE = 0.85  # the ScriptedInvestigator's decision threshold (GAME.md §12)
+_LOG3 = math.log(3)
+_NEW_COL = _STATIC_WIDTH  # arrived this round
+_RING_COLS = slice(_STATIC_WIDTH + 1, _STATIC_WIDTH + 5)  # ring member, n mates, unlinked mate, links
+_LINK_COL = _STATIC_WIDTH + 4
+_TAIL_COLS = slice(_STATIC_WIDTH + 5, _STATIC_WIDTH + 14)  # posterior block
+_POST_COLS = slice(_STATIC_WIDTH + 5, _STATIC_WIDTH + 8)
+_FLAG_COL = _STATIC_WIDTH + 14  # decision flags (5)
+
+
+def _posterior_tail(probs: tuple[float, float, float]) -> list[float]:
+    """[probs, scaled log-probs, normalised entropy, max, argmax/2] (the row's posterior block)."""
+    ent = -sum(p * math.log(p + 1e-9) for p in probs) / _LOG3
+    best = max(probs)
+    return [*probs, *(max(-8.0, math.log(p + 1e-9)) / 8.0 for p in probs), ent, best, probs.index(best) / 2.0]
 
 
 def _posterior_block(probs: tuple[float, float, float]) -> tuple[tuple[float, float, float], np.ndarray]:
     """(probs, [probs, scaled log-probs, normalised entropy, max, argmax/2]) for the row's last 9 entries."""
-    ent = -sum(p * math.log(p + 1e-9) for p in probs) / math.log(3)
-    best = max(probs)
-    tail = np.asarray([*probs, *(max(-8.0, math.log(p + 1e-9)) / 8.0 for p in probs), ent, best,
-                       probs.index(best) / 2.0], dtype=np.float32)
-    return probs, tail
+    return probs, np.asarray(_posterior_tail(probs), dtype=np.float32)
 
 
-_RING_BLOCK = _posterior_block((0.005, 0.99, 0.005))
+_RING_PROBS = (0.005, 0.99, 0.005)
+_RING_BLOCK = _posterior_block(_RING_PROBS)
+_RING_TAIL = _RING_BLOCK[1]
+_RING_P32 = _RING_TAIL[:3].tolist()
+_RING_ARG = _RING_P32.index(max(_RING_P32))
+_ZERO_DYNAMIC = [0.0] * 5  # the arrival and ring/link columns before the posterior block
+_ZERO_FLAGS = [0.0] * 5
+
+
+_EMPTY: dict = {}
+_CONTEXTS: dict[tuple, int] = {}  # (prior, max_rounds) → a small token for the per-ad cache key
+
+
+def _ad_entry(ad: dict, pulls: dict, prior: tuple[float, float, float], max_rounds: int) -> tuple:
+    """Everything the encoder needs about one ad in one state (a cache entry):
+
+    (ad_id, full row [AD_FEATURES] float32 with zero dynamic columns, pending, float32 posterior (list),
+    its argmax, arrived round, number of pulls, identifiers its findings reveal ((field, value), ...)).
+    """
+    static, logp = _static_ad_row(ad, pulls, prior, max_rounds)
+    mx = max(logp)
+    ex = [math.exp(x - mx) for x in logp]
+    tot = ex[0] + ex[1] + ex[2]
+    probs = (ex[0] / tot, ex[1] / tot, ex[2] / tot)
+    static.extend(_ZERO_DYNAMIC)
+    static.extend(_posterior_tail(probs))
+    static.extend(_ZERO_FLAGS)
+    row = np.array(static, dtype=np.float32)
+    p32 = row[_POST_COLS].tolist()
+    pending = (ad.get("status") or "pending") == "pending"
+    idents = []
+    for finding in pulls.values():
+        for ikey in IDENTIFIER_FIELDS:
+            val = finding.get(ikey)
+            if val:
+                idents.append((ikey, str(val)))
+    n_pulls = max(len(pulls), len(ad.get("pulled_targets") or ()))
+    return (ad["ad_id"], row, pending, p32, p32.index(max(p32)), int(ad.get("arrived_round") or 1), n_pulls,
+            tuple(idents))
 
 
 def encode_investigator(obs: dict, cache: dict | None = None) -> InvestigatorEncoding:
@@ -222,90 +343,134 @@ def encode_investigator(obs: dict, cache: dict | None = None) -> InvestigatorEnc
     queue: list[dict] = obs.get("queue") or []
     ledger: dict = obs.get("evidence_ledger") or {}
     links = obs.get("links") or []
-    uf = _UnionFind()
-    link_count: dict[str, int] = {}
-    for link in links:
-        a, b = link["ad_id"], link["linked_ad_id"]
-        uf.union(a, b)
-        link_count[a] = link_count.get(a, 0) + 1
-        link_count[b] = link_count.get(b, 0) + 1
-    shared = shared_identifier_groups(ledger)
-    published = {ad["ad_id"] for ad in queue}
     prior = task_prior(obs)
     max_rounds = max(1, int(obs.get("max_rounds") or 1))
     round_number = int(obs.get("round_number") or 1)
+    if cache is None:
+        cache = {}
+    ctx = _CONTEXTS.get((prior, max_rounds))
+    if ctx is None:
+        ctx = _CONTEXTS.setdefault((prior, max_rounds), len(_CONTEXTS))
     n = len(queue)
-    ads = np.zeros((n, AD_FEATURES), dtype=np.float32)
-    post = np.zeros((n, 3), dtype=np.float32)
-    partners: list[list[str]] = []
-    n_pulls = np.zeros(n, dtype=np.int64)
-    pending = np.zeros(n, dtype=bool)
-    for i, ad in enumerate(queue):
+    hits: list[tuple] = []
+    n_found = 0
+    for ad in queue:
         ad_id = ad["ad_id"]
-        pulls = ledger.get(ad_id) or {}
-        n_pulls[i] = max(len(pulls), len(ad.get("pulled_targets") or ()))
-        pending[i] = (ad.get("status") or "pending") == "pending"
-        # Pulls only accumulate and markers/confidence change only with copy_revision/status, so this
-        # key identifies the static part within a match (category/prior guard reuse across matches).
-        key = (ad_id, ad.get("status"), ad.get("copy_revision"), len(pulls), ad.get("category"), prior,
-               max_rounds)
-        hit = cache.get(key) if cache is not None else None
-        if hit is None:
-            static, logp = _static_ad_row(ad, pulls, prior, max_rounds)
-            mx = max(logp)
-            ex = [math.exp(x - mx) for x in logp]
-            tot = ex[0] + ex[1] + ex[2]
-            hit = (static, _posterior_block((ex[0] / tot, ex[1] / tot, ex[2] / tot)))
-            if cache is not None:
-                cache[key] = hit
-        static, (probs, tail) = hit
-        ads[i, :_STATIC_WIDTH] = static
-        mates = shared.get(ad_id)
-        if mates:  # sharing a revealed identifier ⇒ ring member ⇒ fraud (§4.5)
-            root = uf.find(ad_id)
-            unlinked = sorted(m for m in mates if m in published and uf.find(m) != root)
-            probs, tail = _RING_BLOCK
-            ads[i, _STATIC_WIDTH + 1: _STATIC_WIDTH + 5] = (1.0, min(3, len(mates)) / 3.0,
-                                                             1.0 if unlinked else 0.0,
-                                                             min(3, link_count.get(ad_id, 0)) / 3.0)
+        pulls = ledger.get(ad_id)
+        if pulls is None:
+            n_pulled = 0
         else:
-            unlinked = []
-            if link_count:
-                ads[i, _STATIC_WIDTH + 4] = min(3, link_count.get(ad_id, 0)) / 3.0
-        partners.append(unlinked)
-        if int(ad.get("arrived_round") or 1) == round_number:
-            ads[i, _STATIC_WIDTH] = 1.0
-        ads[i, _STATIC_WIDTH + 5: _STATIC_WIDTH + 14] = tail
-        post[i] = probs
-    _decision_flags(ads, post, pending, n_pulls)
-    glob = _investigator_global(obs, queue, post, pending)
-    return InvestigatorEncoding([ad["ad_id"] for ad in queue], ads, glob, post, partners)
+            n_found += 1
+            n_pulled = len(pulls)
+        # Pulls only accumulate and markers/confidence change only with copy_revision/status, so this
+        # key identifies the ad's state within a match (category/prior guard reuse across matches).
+        key = (ad_id, ad.get("status"), ad.get("copy_revision"), n_pulled, ad.get("category"), ctx)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = _ad_entry(ad, pulls or _EMPTY, prior, max_rounds)
+        hits.append(hit)
+    if not n:
+        return _empty_encoding(obs)
+    ad_ids_t, rows, pendings, p32s_t, args_t, arrivals, n_pulls, idents = zip(*hits, strict=True)
+    ad_ids = list(ad_ids_t)
+    ads = np.concatenate(rows).reshape(n, AD_FEATURES)
+    new_rows = [i for i, r in enumerate(arrivals) if r == round_number]
+    if new_rows:
+        ads[new_rows, _NEW_COL] = 1.0
+    if n_found != len(ledger):  # the ledger names ads outside the queue: they can share identifiers too
+        shared = shared_identifier_groups(ledger)
+    elif any(idents):
+        by_value: dict[tuple[str, str], list[str]] = {}
+        for ad_id, ids in zip(ad_ids, idents, strict=True):
+            for kv in ids:
+                by_value.setdefault(kv, []).append(ad_id)
+        shared = {}
+        for ids in by_value.values():
+            if len(ids) > 1:
+                for a in ids:
+                    shared.setdefault(a, set()).update(x for x in ids if x != a)
+    else:
+        shared = _EMPTY
+    partners: list[list[str]] = [[] for _ in range(n)]
+    p32s: tuple | list = p32s_t
+    args: tuple | list = args_t
+    if links or shared:
+        p32s, args = list(p32s_t), list(args_t)
+        uf = _UnionFind()
+        link_count: dict[str, int] = {}
+        for link in links:
+            a, b = link["ad_id"], link["linked_ad_id"]
+            uf.union(a, b)
+            link_count[a] = link_count.get(a, 0) + 1
+            link_count[b] = link_count.get(b, 0) + 1
+        published = set(ad_ids)
+        for i, ad_id in enumerate(ad_ids):
+            mates = shared.get(ad_id)
+            if mates:  # sharing a revealed identifier ⇒ ring member ⇒ fraud (§4.5)
+                root = uf.find(ad_id)
+                unlinked = sorted(m for m in mates if m in published and uf.find(m) != root)
+                ads[i, _RING_COLS] = (1.0, min(3, len(mates)) / 3.0, 1.0 if unlinked else 0.0,
+                                      min(3, link_count.get(ad_id, 0)) / 3.0)
+                ads[i, _TAIL_COLS] = _RING_TAIL
+                p32s[i] = _RING_P32
+                args[i] = _RING_ARG
+                partners[i] = unlinked
+            elif link_count:
+                c = link_count.get(ad_id, 0)
+                if c:
+                    ads[i, _LINK_COL] = min(3, c) / 3.0
+    post = ads[:, _POST_COLS].copy()  # contiguous, as the flags' entropy below is computed on it
+    n_pending, n_suspect = _decision_flags(ads, post, p32s, args, pendings, n_pulls)
+    glob = _investigator_global(obs, n, n_pending, n_suspect)
+    return InvestigatorEncoding(ad_ids, ads, glob, post, partners)
 
 
-def _decision_flags(ads: np.ndarray, post: np.ndarray, pending: np.ndarray, n_pulls: np.ndarray) -> None:
+def _empty_encoding(obs: dict) -> InvestigatorEncoding:
+    return InvestigatorEncoding([], np.zeros((0, AD_FEATURES), dtype=np.float32), _investigator_global(obs, 0, 0, 0),
+                                np.zeros((0, 3), dtype=np.float32), [])
+
+
+def _decision_flags(ads: np.ndarray, post: np.ndarray, p32s: tuple | list, args: tuple | list,
+                    pendings: tuple, n_pulls: tuple) -> tuple[int, int]:
     """Last 5 entries of each row: which ad each of the §12 decision rules would pick (one-hot over ads).
 
     [max-entropy pending ad with < 3 pulls, most confident pending non-legit ad above 0.85, most
     confident pending non-legit ad, most likely-legit pending ad above 0.85, max posterior ≥ 0.85].
+    Scores are the float32 posterior's; ties go to the first ad. Returns (pending ads, pending ads whose
+    most likely label is not legit).
     """
-    n = post.shape[0]
-    if n == 0:
-        return
-    col = _STATIC_WIDTH + 14
-    best = post.max(axis=1)
-    arg = post.argmax(axis=1)
-    ent = -(post * np.log(post + 1e-9)).sum(axis=1)
-    ads[:, col + 4] = best >= DECIDE
-
-    def one_hot(score: np.ndarray, ok: np.ndarray, k: int) -> None:
-        if ok.any():
-            ads[int(np.argmax(np.where(ok, score, -np.inf))), col + k] = 1.0
-
-    one_hot(ent, pending & (n_pulls < 3), 0)
-    nonlegit = pending & (arg != 0)
-    one_hot(best, nonlegit & (best >= DECIDE), 1)
-    one_hot(best, nonlegit, 2)
-    one_hot(post[:, 0], pending & (post[:, 0] >= DECIDE), 3)
+    col = _FLAG_COL
+    ent: list[float] | None = None
+    n_pending = n_suspect = 0
+    i_ent = i_sure = i_bad = i_legit = -1
+    s_ent = s_sure = s_bad = s_legit = -math.inf
+    decided_rows: list[int] = []
+    for i, p in enumerate(p32s):
+        best = p[args[i]]
+        if best >= DECIDE:
+            decided_rows.append(i)
+        if not pendings[i]:
+            continue
+        n_pending += 1
+        if n_pulls[i] < 3:
+            if ent is None:
+                ent = (-(post * np.log(post + 1e-9)).sum(axis=1)).tolist()
+            if ent[i] > s_ent:
+                i_ent, s_ent = i, ent[i]
+        if args[i] != 0:
+            n_suspect += 1
+            if best > s_bad:
+                i_bad, s_bad = i, best
+            if best >= DECIDE and best > s_sure:
+                i_sure, s_sure = i, best
+        if p[0] >= DECIDE and p[0] > s_legit:
+            i_legit, s_legit = i, p[0]
+    if decided_rows:
+        ads[decided_rows, col + 4] = 1.0
+    for k, idx in enumerate((i_ent, i_sure, i_bad, i_legit)):
+        if idx >= 0:
+            ads[idx, col + k] = 1.0
+    return n_pending, n_suspect
 
 
 def _header(obs: dict) -> list[float]:
@@ -334,10 +499,7 @@ def _task_onehot(obs: dict) -> list[float]:
     return [1.0 if obs.get("task_id") == t else 0.0 for t in TASK_IDS]
 
 
-def _investigator_global(obs: dict, queue: list[dict], post: np.ndarray, pending_mask: np.ndarray
-                         ) -> np.ndarray:
-    pending = int(pending_mask.sum())
-    n = len(queue)
+def _investigator_global(obs: dict, n: int, pending: int, n_suspect: int) -> np.ndarray:
     budget_left = float(obs.get("budget_remaining") or 0)
     links_remaining = obs.get("links_remaining") or 0
     spec = TASKS.get(obs.get("task_id", ""), None)
@@ -349,7 +511,6 @@ def _investigator_global(obs: dict, queue: list[dict], post: np.ndarray, pending
     start = budget_left + spent
     allowance = start if rounds <= 1 else math.ceil(start / rounds)
     allowance_left = allowance - spent
-    n_suspect = int((pending_mask & (post.argmax(axis=1) != 0)).sum()) if n else 0
     props_left = 0 if committed else max(0, int(obs.get("max_proposals") or 0) - int(obs.get("proposals_used") or 0))
     reserve = props_left + math.ceil(int(obs.get("arrivals_remaining") or 0) / 2)
     vec = [

@@ -135,3 +135,84 @@ def test_verdict_rationale_cites_pulls_and_is_coherent():
         assert act["verdict"] == verdict
         assert "payment_method" in act["rationale"] and len(act["rationale"]) >= 24
         assert 0.0 <= act["confidence"] <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Equivalence with the original (pre-optimisation) encoder and mask, frozen in reference_encoders.py:
+# checkpoints trained on the original features must see exactly the same inputs.
+
+
+def _assert_same_encoding(obs: dict, cache: dict, ref_cache: dict):
+    import reference_encoders as ref
+
+    want = ref.encode_investigator(obs, ref_cache)
+    want_mask = ref.investigator_mask(obs, want)
+    for got in (encode_investigator(obs, cache), encode_investigator(obs)):
+        assert got.ad_ids == want.ad_ids
+        assert got.ads.dtype == np.float32 and got.ads.shape == want.ads.shape
+        np.testing.assert_array_equal(got.ads, want.ads)
+        assert got.glob.dtype == np.float32
+        np.testing.assert_array_equal(got.glob, want.glob)
+        assert got.posterior.dtype == want.posterior.dtype
+        np.testing.assert_array_equal(got.posterior, want.posterior)
+        assert got.partners == want.partners
+        mask = investigator_mask(obs, got)
+        assert mask.dtype == bool and mask.shape == want_mask.shape
+        np.testing.assert_array_equal(mask, want_mask)
+    return want
+
+
+@pytest.mark.parametrize("task_id", ["task_1", "task_2", "task_3", "task_3_unseen"])
+def test_encoder_and_mask_match_reference_implementation(task_id):
+    """Mid-match states with pulls, verdicts, rings and links; scripted play mixed with random legal actions."""
+    n_obs = n_ring = n_linked = 0
+    for seed in range(5):
+        env = RefereeEnvironment(task_id=task_id, seed=100 + seed)
+        rng = random.Random(seed)
+        eps = (0.0, 0.15, 0.4, 0.7, 1.0)[seed]
+        bots = {r: make_bot("scripted", r, bot_seed(task_id, 100 + seed, r))
+                for r in ("fraudster", "investigator", "auditor")}
+        cache: dict = {}
+        ref_cache: dict = {}
+        while not env.done:
+            role = env.current_role
+            obs = env.observe(role, text=False)
+            if role == "investigator":
+                enc = _assert_same_encoding(obs, cache, ref_cache)
+                n_obs += 1
+                n_ring += int(enc.ads[:, AD_FEATURES - 18].any())
+                n_linked += bool(obs["links"])
+                if rng.random() < eps:
+                    mask = investigator_mask(obs, enc)
+                    action = investigator_decode(_random_legal(mask, rng), obs, enc)
+                else:
+                    action = bots[role].act(obs)
+            else:
+                if rng.random() < 0.3:  # the off-turn view (nothing legal)
+                    _assert_same_encoding(env.observe("investigator", text=False), cache, ref_cache)
+                action = bots[role].act(obs)
+            env.apply(role, action)
+    assert n_obs > 50
+    if task_id.startswith("task_3"):
+        assert n_ring > 0 and n_linked > 0
+
+
+def test_encoder_matches_reference_on_edge_cases():
+    env = RefereeEnvironment(task_id="task_3", seed=7)
+    bots = {r: make_bot("scripted", r, bot_seed("task_3", 7, r)) for r in ("fraudster", "investigator", "auditor")}
+    seen = 0
+    while not env.done and seen < 40:
+        role = env.current_role
+        obs = env.observe(role, text=False)
+        if role == "investigator" and obs["evidence_ledger"]:
+            seen += 1
+            # the ledger names an ad that is not in the queue; an empty queue; an empty ledger entry
+            pulled = next(iter(obs["evidence_ledger"]))
+            _assert_same_encoding(obs | {"queue": [a for a in obs["queue"] if a["ad_id"] != pulled]}, {}, {})
+            _assert_same_encoding(obs | {"queue": []}, {}, {})
+            extra = obs["queue"][-1]["ad_id"]
+            _assert_same_encoding(obs | {"evidence_ledger": {**obs["evidence_ledger"], extra: {}}}, {}, {})
+            mask = investigator_mask(obs, encode_investigator(obs))
+            mask[0] = not mask[0]  # masks are writable
+        env.apply(role, bots[role].act(obs))
+    assert seen > 10
