@@ -8,8 +8,9 @@
 * explicit names: ``"reactive"`` (fraudster), ``"camouflage"`` (fraudster), ``"heuristic"`` (auditor),
   ``"bayesian"`` (investigator, = scripted), and the investigator baselines ``"do_nothing"``,
   ``"reject_all"``, ``"escalate_all"``, ``"surface_only"`` (argmax verdicts), ``"surface_ev"``
-  (expected-value verdicts), and ``"bayesian_ev"`` (the ScriptedInvestigator with expected-value
-  verdicts; not §12);
+  (expected-value verdicts), ``"bayesian_ev"`` (the ScriptedInvestigator with expected-value
+  verdicts; not §12) and ``"ringhunter"`` (:class:`RingHunterInvestigator`, the ScriptedInvestigator
+  plus ring hunting; not §12, the default behaviour-cloning teacher of the learned Investigator);
 * any prefix registered with :func:`register_bot_kind` (e.g. the trainer registers ``"policy:"`` so
   that ``"policy:<checkpoint>"`` loads a learned policy). A registered factory is called as
   ``factory(kind, role, seed)`` with the full kind string and must return an object with ``.act``.
@@ -40,6 +41,7 @@ from .bots import (
     RandomPolicy,
     ReactiveFraudster,
     RejectAllInvestigator,
+    RingHunterInvestigator,
     ScriptedInvestigator,
     SurfaceOnlyInvestigator,
 )
@@ -67,6 +69,7 @@ _BUILTIN: dict[str, dict[str, Callable[[int], Policy]]] = {
     "surface_only": {"investigator": SurfaceOnlyInvestigator},
     "surface_ev": {"investigator": lambda seed: SurfaceOnlyInvestigator(seed, decision="expected_value")},
     "bayesian_ev": {"investigator": lambda seed: ScriptedInvestigator(seed, decision="expected_value")},
+    "ringhunter": {"investigator": RingHunterInvestigator},
 }
 _PREFIXES: dict[str, BotFactory] = {}
 

@@ -10,13 +10,14 @@ redistributed by ``shaped_credit``), and the slot restarts with a fresh seed and
 Seats per match (``mode="ppo"``): one *focus* role (uniform over the learned roles) plays the live
 policy and records PPO data; the other learned role's seat is drawn from the league weights
 (live / a snapshot / the scripted bot); a live opponent records data too. ``mode="bc"``: the learned
-seats are taken by the scripted bots acting as teachers and their decisions are recorded as
-behaviour-cloning targets. ``mode="eval"``: seats are fixed by the caller, nothing is recorded.
+seats are taken by teacher bots (``bc_teachers``, default the scripted bots) and their decisions are
+recorded as behaviour-cloning targets. ``mode="eval"``: seats are fixed by the caller, nothing is recorded.
 The Auditor is always the HeuristicAuditor.
 """
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from .models import build_model
 from .ppo import forward
 
 LEARNABLE = ("investigator", "fraudster")
+_GC_EVERY = 50  # vector steps between young-generation garbage collections inside ``run``
 SCRIPTED_KIND = {"investigator": "scripted", "fraudster": "scripted", "auditor": "scripted"}
 
 
@@ -99,13 +101,16 @@ class RolloutResult:
 
 
 def shaped_rewards(role: str, steps: list[StepRecord], record: dict, final_reward: float,
-                   max_proposals: int) -> None:
+                   max_proposals: int, link_credit_to_pulls: float = 0.0) -> None:
     """Set ``steps[i].reward`` so the trajectory's sum equals ``final_reward`` (in place).
 
     Investigator: each verdict gets M(verdict, label)/(best − baseline), each investigate −0.01/(best −
     baseline), each link its credit (+0.4 credited, −0.25 wrong, 0 redundant)/(best − baseline).
     Fraudster: each proposal gets its own §10.3 payoff / max_proposals. The residual (baseline, eff,
     calibration, coverage, auto-approvals, clamping, audit penalty) goes to the last decision.
+    ``link_credit_to_pulls`` = share of each credited link's credit moved (before the residual, so the
+    sum is unchanged) onto the pulls that revealed the identifier it links by (see
+    :func:`credit_link_pulls`).
     """
     if not steps:
         return
@@ -132,6 +137,8 @@ def shaped_rewards(role: str, steps: list[StepRecord], record: dict, final_rewar
             elif s.kind == "link" and isinstance(s.key, tuple):
                 s.reward = links.get(tuple(sorted(s.key)), 0.0) / scale
             shaped += s.reward
+        if link_credit_to_pulls > 0.0:
+            credit_link_pulls(steps, record, link_credit_to_pulls)
     elif role == "fraudster" and max_proposals > 0:
         plaus = record.get("plausibility") or {}
         by_slot = {a.get("slot_index"): a for a in record.get("ads") or [] if a.get("is_fraudster_proposal")}
@@ -151,13 +158,68 @@ def shaped_rewards(role: str, steps: list[StepRecord], record: dict, final_rewar
     steps[-1].reward += final_reward - shaped
 
 
+#: Identifier-revealing targets and the identifier field a shared value sits in (GAME.md §4.5, §5.2).
+_LINK_TARGETS = (("payment_method", "payment_id"), ("landing_page", "domain_stem"),
+                 ("targeting_overlap", "targeting_fingerprint"), ("campaign_structure", "config_fingerprint"))
+
+
+def credit_link_pulls(steps: list[StepRecord], record: dict, share: float) -> None:
+    """Move ``share`` of each credited link step's reward onto the pulls that revealed its identifier.
+
+    The trajectory's investigate steps (key = ad_id) are matched, per ad in order, to the record's
+    accepted ``investigate`` actions of the investigator (which give the targets). For a link step on
+    (a, b) with positive reward r, the *revealing pulls* are, on each of a and b, the earlier
+    investigate step of the first target (canonical order) whose identifier a and b share in the record
+    and that both pulled before the link. The link keeps (1 − share)·r and each of the two revealing
+    pulls gets share·r/2 (a pull revealing an identifier used by several links collects from each).
+    Without such a target (a link made without both reveals) nothing moves. Only amounts move between
+    steps, so the sum is unchanged (up to float rounding).
+    """
+    ads = {a["ad_id"]: a for a in record.get("ads") or []}
+    targets_by_ad: dict[str, list[str]] = {}
+    for entry in record.get("actions") or []:
+        a = entry.get("action") or {}
+        if entry.get("role") == "investigator" and a.get("action_type") == "investigate":
+            targets_by_ad.setdefault(a["ad_id"], []).append(a["investigation_target"])
+    seen: dict[str, int] = {}
+    pulls: dict[tuple[str, str], int] = {}  # (ad_id, target) -> step index of the pull
+    step_target: dict[int, str] = {}
+    for i, s in enumerate(steps):
+        if s.kind == "investigate" and isinstance(s.key, str):
+            k = seen.get(s.key, 0)
+            seen[s.key] = k + 1
+            listed = targets_by_ad.get(s.key) or []
+            if k < len(listed):
+                step_target[i] = listed[k]
+                pulls.setdefault((s.key, listed[k]), i)
+    for i, s in enumerate(steps):
+        if s.kind != "link" or not isinstance(s.key, tuple) or s.reward <= 0.0:
+            continue
+        a, b = s.key
+        ida = (ads.get(a) or {}).get("identifiers") or {}
+        idb = (ads.get(b) or {}).get("identifiers") or {}
+        for target, field_name in _LINK_TARGETS:
+            if not ida.get(field_name) or ida.get(field_name) != idb.get(field_name):
+                continue
+            pa, pb = pulls.get((a, target)), pulls.get((b, target))
+            found = [p for p in (pa, pb) if p is not None and p < i]
+            if len(found) < 2:
+                continue
+            part = share * s.reward / 2
+            for p in found:
+                steps[p].reward += part
+            s.reward -= part * len(found)
+            break
+
+
 class SelfPlayRunner:
     """Steps ``n_matches`` concurrent matches; see the module docstring."""
 
     def __init__(self, n_matches: int, task_ids: tuple[str, ...], seed: int, learn_roles: tuple[str, ...],
                  opponent_weights: dict[str, float] | None = None, hidden: int = 48,
                  shaped_credit: bool = True, archive_rate: float = 0.0, worker_index: int = 0,
-                 device_threads: int = 1) -> None:
+                 device_threads: int = 1, bc_teachers: dict[str, str] | None = None,
+                 link_credit_to_pulls: float = 0.0) -> None:
         torch.set_num_threads(device_threads)
         self.n_matches = n_matches
         self.task_ids = tuple(task_ids)
@@ -165,6 +227,8 @@ class SelfPlayRunner:
         self.opponent_weights = dict(opponent_weights or {"live": 0.4, "snapshot": 0.2, "scripted": 0.4})
         self.hidden = hidden
         self.shaped_credit = shaped_credit
+        self.bc_teachers = {**SCRIPTED_KIND, **(bc_teachers or {})}  # BC teacher bot kind per role
+        self.link_credit_to_pulls = link_credit_to_pulls
         self.archive_rate = archive_rate
         self.worker_index = worker_index
         self.rng = random.Random(f"selfplay:{seed}:{worker_index}")
@@ -215,7 +279,7 @@ class SelfPlayRunner:
                 seats[role] = self._bot_seat(role, SCRIPTED_KIND[role], seeds[role])
         if self.mode == "bc":
             for role in self.learn_roles:
-                seats[role] = self._bot_seat(role, SCRIPTED_KIND[role], seeds[role], teacher=True)
+                seats[role] = self._bot_seat(role, self.bc_teachers[role], seeds[role], teacher=True)
             return seats
         focus = self.rng.choice(self.learn_roles)
         seats[focus] = Seat(name="live", policy="live", learn=True)
@@ -271,12 +335,23 @@ class SelfPlayRunner:
         """Advance every match ``n_steps`` times; with ``n_steps=None`` play until ``seed_source`` is
         exhausted and every match has finished (evaluation)."""
         t0 = time.perf_counter()
-        self._refill()
-        env_steps = 0
-        step = 0
-        while self.matches and (n_steps is None or step < n_steps):
-            env_steps += self._vector_step()
-            step += 1
+        # The cyclic garbage collector would rescan the whole (large, long-lived) heap of matches, caches and
+        # records every few vector steps (~20% of the rollout time) while the loop makes almost no cyclic
+        # garbage: pause it during the loop and run a young-generation pass now and then instead.
+        gc_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._refill()
+            env_steps = 0
+            step = 0
+            while self.matches and (n_steps is None or step < n_steps):
+                env_steps += self._vector_step()
+                step += 1
+                if gc_enabled and step % _GC_EVERY == 0:
+                    gc.collect(1)
+        finally:
+            if gc_enabled:
+                gc.enable()
         batches = {}
         for role in LEARNABLE:
             if self.done_steps[role]:
@@ -399,7 +474,8 @@ class SelfPlayRunner:
             if not steps or not (seat.learn or seat.teacher):
                 continue
             if self.shaped_credit and seat.learn:
-                shaped_rewards(role, steps, record, rewards.get(role, 0.0), m.max_proposals)
+                shaped_rewards(role, steps, record, rewards.get(role, 0.0), m.max_proposals,
+                               self.link_credit_to_pulls)
             else:
                 for s in steps:
                     s.reward = 0.0

@@ -45,7 +45,8 @@ class LocalCollector:
         self.runners = [
             SelfPlayRunner(config.matches_per_worker, config.task_ids, config.seed, config.learn_roles,
                            config.opponent_weights, config.hidden, config.shaped_credit, config.archive_rate,
-                           worker_index=i)
+                           worker_index=i, bc_teachers=config.bc_teachers,
+                           link_credit_to_pulls=config.link_credit_to_pulls)
             for i in range(max(1, n_runners))
         ]
 

@@ -54,7 +54,8 @@ class RolloutWorker:
         self.history = history
         self.runner = SelfPlayRunner(cfg.matches_per_worker, cfg.task_ids, cfg.seed, cfg.learn_roles,
                                      cfg.opponent_weights, cfg.hidden, cfg.shaped_credit, cfg.archive_rate,
-                                     worker_index=worker_index)
+                                     worker_index=worker_index, bc_teachers=cfg.bc_teachers,
+                                     link_credit_to_pulls=cfg.link_credit_to_pulls)
 
     def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> RolloutResult:
         self.runner.set_weights(weights)

@@ -14,6 +14,7 @@ from .camouflage import CamouflageFraudster
 from .heuristic import HeuristicAuditor
 from .random_policy import RandomPolicy
 from .reactive import ReactiveFraudster
+from .ringhunter import RingHunterInvestigator
 from .scripted import ScriptedInvestigator
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "RandomPolicy",
     "ReactiveFraudster",
     "RejectAllInvestigator",
+    "RingHunterInvestigator",
     "ScriptedInvestigator",
     "SurfaceOnlyInvestigator",
 ]

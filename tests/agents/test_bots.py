@@ -170,3 +170,69 @@ def test_agents_import_no_heavy_frameworks() -> None:
             "bad = [m for m in ('ray', 'fastapi', 'torch') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------------
+# RingHunterInvestigator (kind "ringhunter")
+
+
+class _LegalityCheckingInvestigator:
+    """Wraps an investigator and asserts each action is listed in the observation's ``legal_actions``."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.n_links = 0
+
+    def act(self, obs: dict) -> dict:
+        action = self.inner.act(obs)
+        legal = obs["legal_actions"]
+        kind = action["action_type"]
+        assert kind in legal["action_types"], action
+        if kind == "investigate":
+            assert action["investigation_target"] in legal["investigate"][action["ad_id"]], action
+        elif kind == "verdict":
+            assert action["ad_id"] in legal["verdict"], action
+        elif kind == "link_accounts":
+            allowed = set(legal["link_accounts"]["ad_ids"])
+            assert {action["ad_id"], action["linked_ad_id"]} <= allowed, action
+            self.n_links += 1
+        return action
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_ringhunter_plays_legal_deterministic_matches(task_id: str) -> None:
+    from fraudarena.agents.bots import RingHunterInvestigator
+
+    assert isinstance(make_bot("ringhunter", "investigator", 1), RingHunterInvestigator)
+    with pytest.raises(ValueError, match="plays investigator"):
+        make_bot("ringhunter", "fraudster", 1)
+    links = 0
+    for seed in range(8):
+        wrapped = _LegalityCheckingInvestigator(make_bot("ringhunter", "investigator", seed))
+        rec = play_match(task_id, seed, "reactive", wrapped, "heuristic")
+        links += wrapped.n_links
+        assert rec["end_reason"] in {"commit_final", "max_rounds", "budget_exhausted", "all_decided"}
+        assert not {f for f in _flags(rec, "ground_truth_flags") if f[1] in TEXT_FLAGS}, (task_id, seed)
+        again = play_match(task_id, seed, "reactive", "ringhunter", "heuristic")
+        assert json.dumps(again, sort_keys=True) == json.dumps(rec, sort_keys=True)  # deterministic per seed
+        if task_id in ("task_1", "task_2"):
+            assert not rec["links"]
+    if spec.TASKS[task_id].n_rings:
+        assert links / 8 >= 1.0, links  # ring hunting links every match on average
+
+
+def test_ringhunter_links_more_than_scripted_and_never_wrongly() -> None:
+    ring, scripted = 0, 0
+    for seed in range(10):
+        rec = play_match("task_3", seed, "reactive", "ringhunter", "heuristic")
+        assert all(link["correct"] for link in rec["links"])
+        ring += sum(1 for link in rec["links"] if link["credited"])
+        scripted += sum(1 for link in play_match("task_3", seed)["links"] if link["credited"])
+    assert ring > scripted
+
+
+def test_ringhunter_stays_legal_under_overrides() -> None:
+    for overrides in OVERRIDES:
+        for task_id in ("task_1", "task_3"):
+            play_match(task_id, 0, "reactive", "ringhunter", "heuristic", **overrides)
+            play_match(task_id, 1, "random", "ringhunter", "heuristic", **overrides)
