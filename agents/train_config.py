@@ -41,7 +41,7 @@ class TrainConfig:
     """Keep at most this many snapshots per role in the league (oldest dropped)."""
 
     # --- behaviour cloning warm start --------------------------------------------------------------------
-    bc_iterations: int = 2
+    bc_iterations: int = 3
     """First iterations train by behaviour cloning the teacher bots (``bc_teachers``) sitting in the
     learned seats, instead of PPO."""
     bc_teachers: dict[str, str] = field(
