@@ -202,12 +202,14 @@ def play(
     match: Annotated[str | None, typer.Option("--match", help="match id to join")] = None,
     token: Annotated[str | None, typer.Option(help="seat token for --match")] = None,
     new: Annotated[bool, typer.Option("--new", help="create a new match (other seats: house bots)")] = False,
-    task: Annotated[str, typer.Option(help="task id for --new")] = "task_1",
+    task: Annotated[str, typer.Option(help="task id for --new / --queue")] = "task_1",
     seed: Annotated[int | None, typer.Option(help="seed for --new (default: server-drawn)")] = None,
     bot: Annotated[str, typer.Option(help="bot that plays the seat: scripted|random|policy:<checkpoint>")] = "scripted",
     all_roles: Annotated[bool, typer.Option("--all-roles", help="play all three seats over three sockets")] = False,
     house_bots: Annotated[str, typer.Option(help="with --new: who plays the other seats (scripted|random|none)")
                           ] = "scripted",
+    queue: Annotated[bool, typer.Option("--queue", help="take a seat through the server's matchmaking queue")
+                     ] = False,
 ) -> None:
     """Play one seat of a live match over WebSockets with a bot (or all three seats with --all-roles)."""
     from fraudarena.agents.play_remote import play_remote
@@ -216,11 +218,11 @@ def play(
         from fraudarena.agents import neural_policy
 
         neural_policy.register()
-    if not (new or match or all_roles):
-        console.print("[red]error:[/red] give --match ID --token T, --new, or --all-roles")
+    if not (new or match or all_roles or queue):
+        console.print("[red]error:[/red] give --match ID --token T, --new, --queue, or --all-roles")
         raise typer.Exit(2)
     finals = play_remote(url, role, match_id=match, token=token, new=new, task_id=task, seed=seed, bot=bot,
-                         all_roles=all_roles, house_bots=None if house_bots == "none" else house_bots)
+                         all_roles=all_roles, house_bots=None if house_bots == "none" else house_bots, queue=queue)
     _print_remote_result(finals)
 
 

@@ -63,6 +63,7 @@ class RoleClient:
         self.match_id: str | None = None
         self.seat_token: str | None = None
         self.last_observation: dict[str, Any] | None = None
+        self.queued: list[dict[str, Any]] = []  # ``queued`` frames received while waiting in the queue
         self._pending: deque[tuple[Any, asyncio.Future]] = deque()
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -103,6 +104,9 @@ class RoleClient:
                 frame = json.loads(raw)
                 if frame.get("type") == "event":
                     self.events.put_nowait(frame["data"])
+                    continue
+                if frame.get("type") == "queued":  # progress of a pending ``queue`` request, not its reply
+                    self.queued.append(frame["data"])
                     continue
                 if self._is_notice(frame):
                     self.notices.append(frame["data"])
@@ -147,7 +151,7 @@ class RoleClient:
         return await self._request_once(type_, data, seq, raw)
 
     async def _request_once(self, type_: str, data: dict[str, Any] | None, seq: int | None,
-                            raw: str | None) -> dict[str, Any]:
+                            raw: str | None, timeout: float | None = None) -> dict[str, Any]:
         frame_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending.append((frame_id, fut))
@@ -161,7 +165,7 @@ class RoleClient:
         except websockets.ConnectionClosed as exc:
             self._pending.remove((frame_id, fut))
             raise ConnectionClosed(exc.rcvd.code if exc.rcvd else None) from None
-        reply = await asyncio.wait_for(fut, self.reply_timeout)
+        reply = await asyncio.wait_for(fut, timeout or self.reply_timeout)
         if reply.get("type") == "error":
             d = reply["data"]
             raise ServerError(d.get("code", "?"), d.get("message", ""), d.get("details"), d.get("retry_after_ms"))
@@ -184,6 +188,16 @@ class RoleClient:
             data["takeover"] = True
         obs = await self.request("join", data)
         self.match_id, self.seat_token = match_id, token
+        return obs
+
+    async def queue(self, task_id: str = "task_1", timeout: float | None = None) -> dict[str, Any]:
+        """Wait in the matchmaking queue (PROTOCOL.md §7) until seated; returns the observation.
+
+        ``queued`` progress frames are recorded in ``self.queued``; the observation carries this seat's
+        ``seat_token`` (kept in ``self.seat_token`` for a later ``join``).
+        """
+        obs = await self._request_once("queue", {"role": self.role, "task_id": task_id}, None, None, timeout)
+        self.match_id, self.seat_token = obs["match_id"], obs.get("seat_token")
         return obs
 
     async def step(self, action: dict[str, Any], seq: int | bool | None = True) -> dict[str, Any]:
@@ -271,6 +285,9 @@ class SyncRoleClient:
 
     def join(self, match_id: str, token: str | None = None, takeover: bool = False) -> dict[str, Any]:
         return self._run(self._client.join(match_id, token, takeover))
+
+    def queue(self, task_id: str = "task_1", timeout: float | None = None) -> dict[str, Any]:
+        return self._run(self._client.queue(task_id, timeout))
 
     def step(self, action: dict[str, Any], seq: int | bool | None = True) -> dict[str, Any]:
         return self._run(self._client.step(action, seq))

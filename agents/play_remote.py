@@ -18,20 +18,24 @@ async def play_remote_async(url: str, role: str = "investigator", *, match_id: s
                             token: str | None = None, new: bool = False, task_id: str = "task_1",
                             seed: int | None = None, bot: str = "scripted", all_roles: bool = False,
                             bot_seed_value: int | None = None, house_bots: str | None = "scripted",
-                            ) -> dict[str, dict[str, Any]]:
+                            queue: bool = False) -> dict[str, dict[str, Any]]:
     """Play one seat (or, with ``all_roles``, all three over three sockets); {role: final observation}.
 
     With ``new``, the other two seats of the new match are played server-side by ``house_bots``
     (``scripted`` or ``random``); ``None`` leaves them to humans, whose seat tokens are printed.
+    With ``queue``, the seat comes from the server's matchmaking queue for ``task_id`` (PROTOCOL.md §7).
     """
     if all_roles:
         return await _play_all(url, task_id, seed, bot)
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    if not new and not match_id:
-        raise ValueError("give --match ID (with --token) or --new")
+    if not new and not match_id and not queue:
+        raise ValueError("give --match ID (with --token), --new or --queue")
     async with RoleClient(url, role) as client:
-        if new:
+        if queue:
+            obs = await client.queue(task_id)
+            print(f"queued and seated in match {obs['match_id']} (seat token {obs.get('seat_token')})")
+        elif new:
             params: dict[str, Any] = {"task_id": task_id, "seed": seed}
             if house_bots:
                 params["house_bots"] = {r: house_bots for r in ROLES if r != role}
@@ -72,7 +76,9 @@ def print_tokens(obs: dict[str, Any]) -> None:
 
 def play_remote(url: str, role: str = "investigator", *, match_id: str | None = None, token: str | None = None,
                 new: bool = False, task_id: str = "task_1", seed: int | None = None, bot: str = "scripted",
-                all_roles: bool = False, house_bots: str | None = "scripted") -> dict[str, dict[str, Any]]:
+                all_roles: bool = False, house_bots: str | None = "scripted",
+                queue: bool = False) -> dict[str, dict[str, Any]]:
     """Blocking entry point of ``fraudarena play`` (see ``play_remote_async``)."""
     return asyncio.run(play_remote_async(url, role, match_id=match_id, token=token, new=new, task_id=task_id,
-                                         seed=seed, bot=bot, all_roles=all_roles, house_bots=house_bots))
+                                         seed=seed, bot=bot, all_roles=all_roles, house_bots=house_bots,
+                                         queue=queue))

@@ -3,6 +3,11 @@
 ``RayBackend`` (match actors, directory and history actors on a Ray cluster) and ``LocalBackend``
 (everything in the server's own event loop, the single-process baseline and the fast unit tests)
 both implement it; every method raises ``ProtocolError`` for a rejected request.
+
+``queue_enter`` puts a connection in the matchmaking pool and returns ``{"ticket", "task_id", "role",
+"position", "waited_s"}``; ``queue_wait`` long-polls a ticket for up to ``wait_s`` and returns
+``{"status": "queued", …}`` (still waiting, the ``queued`` frame's data), ``{"status": "seated", "match_id",
+"token", …}`` (join the seat with that token) or ``{"status": "failed", "error": <error data>}``.
 """
 
 from __future__ import annotations
@@ -33,3 +38,7 @@ class Backend(Protocol):
     async def events(self, match_id: str, token: str | None) -> list[dict[str, Any]]: ...
     async def archive(self, limit: int) -> list[dict[str, Any]]: ...
     async def counts(self) -> dict[str, int]: ...
+    # Matchmaking queue (PROTOCOL.md §7): tickets of one waiting pool shared by every socket of the arena.
+    async def queue_enter(self, task_id: str, role: str) -> dict[str, Any]: ...
+    async def queue_wait(self, ticket: str, wait_s: float) -> dict[str, Any]: ...
+    async def queue_leave(self, ticket: str) -> None: ...

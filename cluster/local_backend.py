@@ -12,6 +12,7 @@ from fraudarena.cluster import tokens
 from fraudarena.cluster.archive_store import ArchiveStore, remove_with_token
 from fraudarena.cluster.async_host import AsyncMatchHost
 from fraudarena.cluster.errors import ErrorCode, ProtocolError
+from fraudarena.cluster.matchmaking import Matchmaker
 from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.cluster.views import archived_events
 
@@ -22,6 +23,7 @@ class LocalBackend:
         self.store = ArchiveStore(settings.archive_file(), settings.archive_capacity)
         kwargs = {} if bot_factory is None else {"bot_factory": bot_factory}
         self.ahost = AsyncMatchHost(settings, settings.max_live_matches, self._archive, **kwargs)
+        self.matchmaker = Matchmaker(settings, self._create_queued)
 
     async def start(self) -> None:
         return None
@@ -92,6 +94,19 @@ class LocalBackend:
 
     async def counts(self):
         return {"live_matches": len(self.ahost.host.matches), "archived_matches": len(self.store)}
+
+    # ----- matchmaking queue (PROTOCOL.md §7) ---------------------------------------------------------
+    async def _create_queued(self, params, house_bots):
+        return await self.create(None, None, params, house_bots)
+
+    async def queue_enter(self, task_id, role):
+        return await self.matchmaker.enter(task_id, role)
+
+    async def queue_wait(self, ticket, wait_s):
+        return await self.matchmaker.wait(ticket, wait_s)
+
+    async def queue_leave(self, ticket):
+        self.matchmaker.leave(ticket)
 
 
 def _archived_report(entry: dict[str, Any] | None, match_id: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Finding (or creating) an arena instance's singleton actors by name, from any process of the cluster.
 
-Names are ``<instance>-history`` and ``<instance>-directory`` in the settings' namespace (default
-``fraudarena``). A singleton whose configuration fingerprint differs from the caller's (a redeploy
+Names are ``<instance>-history``, ``<instance>-directory`` and ``<instance>-matchmaker`` in the settings'
+namespace (default ``fraudarena``). A singleton whose configuration fingerprint differs from the caller's (a redeploy
 with new settings or code) is replaced, so a stale detached actor never serves a new deployment.
 """
 
@@ -43,6 +43,28 @@ def directory_handle(settings: ArenaSettings, create: bool = True):
     return handle
 
 
+def matchmaker_handle(settings: ArenaSettings, create: bool = True):
+    """The instance's ``MatchmakerActor`` (created if missing; PROTOCOL.md §7 queue)."""
+    from fraudarena.cluster.matchmaker import MAX_CONCURRENCY, MatchmakerActor
+
+    handle = _get(settings, "matchmaker")
+    if handle is None and create:
+        handle = MatchmakerActor.options(name=settings.actor_name("matchmaker"), namespace=settings.namespace,
+                                         lifetime="detached", get_if_exists=True,
+                                         max_concurrency=MAX_CONCURRENCY).remote(settings.model_dump())
+    return handle
+
+
+async def ensure_matchmaker(settings: ArenaSettings):
+    """The matchmaker for ``settings``, replacing one created with other settings (a redeploy)."""
+    handle = matchmaker_handle(settings)
+    if await handle.fingerprint.remote() != settings.model_dump_json():
+        ray.kill(handle, no_restart=True)
+        await _wait_gone(settings, "matchmaker")
+        handle = matchmaker_handle(settings)
+    return handle
+
+
 async def ensure_singletons(settings: ArenaSettings):
     """(directory, history) for ``settings``, replacing either when it was created with other settings."""
     history = history_handle(settings)
@@ -71,12 +93,16 @@ async def _wait_gone(settings: ArenaSettings, kind: str, timeout_s: float = 30.0
 
 
 def kill_instance(settings: ArenaSettings) -> None:
-    """Kill the instance's directory (its match actors die with it) and history actor (the archive stays on disk)."""
+    """Kill the instance's directory (its match actors die with it), matchmaker and history actor (the archive
+    stays on disk)."""
     directory = _get(settings, "directory")
     if directory is not None:
         with contextlib.suppress(Exception):  # best effort before the kill below
             ray.get(directory.shutdown.remote(), timeout=30)
         ray.kill(directory, no_restart=True)
+    matchmaker = _get(settings, "matchmaker")
+    if matchmaker is not None:
+        ray.kill(matchmaker, no_restart=True)
     history = _get(settings, "history")
     if history is not None:
         ray.kill(history, no_restart=True)

@@ -35,6 +35,7 @@ class RayBackend:
         self.settings = settings
         self.directory = None
         self.history = None
+        self.matchmaker = None  # looked up on the first ``queue`` (PROTOCOL.md §7)
         self._handles: OrderedDict[str, Any] = OrderedDict()
         self.mux = EventMux(settings.long_poll_s)
 
@@ -172,6 +173,25 @@ class RayBackend:
         live, archived = await asyncio.gather(self.directory.count.remote(), self._call_history("count"))
         return {"live_matches": live, "archived_matches": archived}
 
+    # ----- matchmaking queue (PROTOCOL.md §7): one MatchmakerActor holds every replica's waiting sockets
+    async def _call_matchmaker(self, method: str, *args):
+        if self.matchmaker is None:
+            self.matchmaker = await naming.ensure_matchmaker(self.settings)
+        try:
+            return _unwrap(await getattr(self.matchmaker, method).remote(*args))
+        except RayActorError:
+            self.matchmaker = None
+            raise ProtocolError(ErrorCode.RESET_ERROR, "the matchmaker restarted; queue again") from None
+
+    async def queue_enter(self, task_id, role):
+        return await self._call_matchmaker("enter", task_id, role)
+
+    async def queue_wait(self, ticket, wait_s):
+        return await self._call_matchmaker("wait", ticket, wait_s)
+
+    async def queue_leave(self, ticket):
+        with contextlib.suppress(ProtocolError):
+            await self._call_matchmaker("leave", ticket)
 
 def shutdown_instance(settings: ArenaSettings) -> None:
     """Kill an instance's actors (the archive stays on disk); for launchers and test teardown."""

@@ -34,6 +34,10 @@ class ArenaSettings(BaseModel):
     done_linger_s: float = Field(60.0, ge=0)
     max_live_matches: int = Field(1000, ge=1)
     open_seats: bool = False
+    # Matchmaking queue (PROTOCOL.md §7).
+    queue_enabled: bool = Field(True, description="Serve the `queue` request; false answers it unknown_type.")
+    queue_timeout_s: float = Field(30.0, gt=0, description="Queued seats still empty after this get house bots.")
+    queue_notify_s: float = Field(10.0, gt=0, description="How often a waiting connection is sent `queued`.")
     # Archive.
     archive_path: str = Field("var/archive.sqlite3", description="SQLite file of finished matches.")
     archive_capacity: int = Field(10_000, ge=1)

@@ -112,8 +112,17 @@ class EmptyData(_Inbound):
 
 
 class QueueData(_Inbound):
+    """``queue`` data (PROTOCOL.md §7): ``role`` must be the path's role; ``task_id`` defaults to task_1."""
+
     role: RoleName
     task_id: str | None = None
+
+    @field_validator("task_id")
+    @classmethod
+    def _known_task(cls, v: str | None) -> str | None:
+        if v is not None and v not in TASK_IDS:
+            raise ValueError(f"unknown task_id {v!r}; expected one of {', '.join(TASK_IDS)}")
+        return v
 
 
 class _Frame(_Inbound):

@@ -4,6 +4,11 @@ The session holds only the socket: which match and seat it occupies, its rate bu
 cursor. Requests are handled one at a time, in order; a per-connection send lock makes each reply go
 out before any event the same request caused. A listener task long-polls the match actor for this
 seat's events, so clients never poll, whichever replica holds the socket.
+
+A ``queue`` request (PROTOCOL.md §7) is answered at once with ``queued``; a waiter task then long-polls the
+backend's matchmaker, repeats ``queued`` every ``queue_notify_s`` and, once the matchmaker has created the
+match, seats the connection exactly as a ``join`` with its seat token would. Any other request, ``close``
+or a disconnect leaves the queue first.
 """
 
 from __future__ import annotations
@@ -64,6 +69,9 @@ class RoleSession:
         self.match_id: str | None = None
         self.send_lock = asyncio.Lock()
         self.listener: asyncio.Task | None = None
+        self.queue_task: asyncio.Task | None = None  # the waiter of a pending ``queue`` request
+        self.queue_ticket: str | None = None
+        self._queue_seating = False  # the waiter is seating the connection: let it finish
         self.bucket = TokenBucket(settings.rate_per_s, settings.rate_burst, settings.rate_close_rejections)
 
     # ----- socket loop -------------------------------------------------------------------------------
@@ -111,6 +119,8 @@ class RoleSession:
         return await self.dispatch(frame)
 
     async def dispatch(self, frame: Any) -> object:
+        if self.queue_task is not None:  # any other request (a new queue too) or close leaves the queue
+            await self._leave_queue()
         if frame.type == "close":
             await self._unseat()
             await self._close(1000, "bye")
@@ -171,8 +181,94 @@ class RoleSession:
         return {"type": "state", "data": await self.backend.state(self._need_match(), self.role, self.conn)}
 
     async def on_queue(self, frame: frames.QueueFrame) -> dict[str, Any]:
-        raise ProtocolError(ErrorCode.UNKNOWN_TYPE,
-                            "the matchmaking queue (PROTOCOL.md §7 extension) is not enabled on this server")
+        if not self.settings.queue_enabled:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE,
+                                "the matchmaking queue (PROTOCOL.md §7 extension) is not enabled on this server")
+        data = frame.data
+        if data.role != self.role:
+            raise ProtocolError(ErrorCode.VALIDATION_ERROR,
+                                f"queue role {data.role!r} does not match this endpoint's role {self.role!r}",
+                                [{"loc": ["data", "role"], "msg": f"must be {self.role!r} on /ws/{self.role}"}])
+        status = await self.backend.queue_enter(data.task_id or "task_1", self.role)
+        ticket = status.pop("ticket")
+        self.queue_ticket = ticket
+        self.queue_task = asyncio.get_running_loop().create_task(self._queue_wait(ticket, frame.id))
+        return {"type": "queued", "data": status}
+
+    # ----- matchmaking queue -------------------------------------------------------------------------
+    async def _queue_wait(self, ticket: str, frame_id: Any) -> None:
+        """Long-poll the matchmaker for ``ticket``: ``queued`` frames while waiting, then the seat."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    out = await self.backend.queue_wait(ticket, self.settings.queue_notify_s)
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except ProtocolError as exc:
+                    out = {"status": "failed", "error": exc.payload()}
+                except Exception:  # transient failure: back off and retry, then give up
+                    failures += 1
+                    if failures <= 5:
+                        await asyncio.sleep(0.2 * failures)
+                        continue
+                    log.exception("queue wait failed on %s socket", self.role)
+                    out = {"status": "failed",
+                           "error": ProtocolError(ErrorCode.EXECUTION_ERROR, "matchmaking failed").payload()}
+                status = out.pop("status")
+                if status == "queued":
+                    await self._send_with_id({"type": "queued", "data": out}, frame_id)
+                    continue
+                if status == "failed":
+                    await self._send_with_id({"type": "error", "data": out["error"]}, frame_id)
+                    return
+                self._queue_seating = True
+                await self._seat_from_queue(out, frame_id)
+                return
+        finally:
+            if self.queue_ticket == ticket:
+                self.queue_task = self.queue_ticket = None
+                self._queue_seating = False
+
+    async def _seat_from_queue(self, out: dict[str, Any], frame_id: Any) -> None:
+        """Seat the connection in the match the matchmaker made, exactly as ``join`` with its token."""
+        match_id, token = out["match_id"], out["token"]
+        async with self.send_lock:
+            try:
+                joined = await self.backend.join(match_id, self.role, self.conn, token, False)
+            except ProtocolError as exc:
+                reply = error_frame(exc)
+            else:
+                if self.match_id != match_id:
+                    await self._leave_current()
+                self._seat(match_id, joined["cursor"])
+                obs = dict(joined["observation"])
+                obs["seat_token"] = token
+                reply = {"type": "observation", "data": obs}
+            if frame_id is not None:
+                reply["id"] = frame_id
+            await self._send_unlocked(reply)
+
+    async def _leave_queue(self) -> None:
+        task, ticket = self.queue_task, self.queue_ticket
+        if task is None:
+            return
+        if self._queue_seating:  # already matched: the seat is being taken; let the observation go out
+            await asyncio.wait([task])
+            return
+        self.queue_task = self.queue_ticket = None
+        task.cancel()
+        await asyncio.wait([task])
+        if ticket is not None:
+            with contextlib.suppress(Exception):
+                await self.backend.queue_leave(ticket)
+
+    async def _send_with_id(self, frame: dict[str, Any], frame_id: Any) -> None:
+        if frame_id is not None:
+            frame["id"] = frame_id
+        async with self.send_lock:
+            await self._send_unlocked(frame)
 
     # ----- seat & events -----------------------------------------------------------------------------
     def _need_match(self) -> str:
@@ -199,6 +295,7 @@ class RoleSession:
                 await self.backend.leave(match_id, self.role, self.conn)
 
     async def _unseat(self) -> None:
+        await self._leave_queue()
         await self._leave_current()
 
     async def _listen(self, match_id: str, cursor: int) -> None:
