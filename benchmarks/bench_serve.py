@@ -4,10 +4,13 @@ For each server setup (the single-process uvicorn baseline; Ray Serve with one m
 Ray Serve with K packed matches per actor) and each concurrency level, N matches are played at once,
 each by three scripted-bot clients over three WebSockets (127.0.0.1 only). Reported: complete
 matches/s, round trips/s, p50/p99 step latency, memory per live match (``POST``-created idle matches,
-actor included), and each figure as a ratio to the baseline. ``--live`` also creates that many idle
-live matches on the packed setup and checks a match still plays.
+actor included), the machine's load average and free memory after each level, and each figure as a
+ratio to the baseline. ``--live`` also creates that many idle live matches on the packed setup and
+checks a match still plays.
 
-    python benchmarks/bench_serve.py [--json] [--levels 10,50] [--packed 50] [--proxy haproxy]
+    python benchmarks/bench_serve.py [--json] [--levels 10,50] [--packed 10,100] [--proxy haproxy]
+    python benchmarks/bench_serve.py --levels 50 --packed 10,100 --skip-k1     # packed setups only
+    python benchmarks/bench_serve.py --k1-levels 200 --packed 0                 # 200 matches, one actor each
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ def match_actor_pss_mib(marker: bytes = b"MatchActor") -> list[float]:
 
 # ----- servers ---------------------------------------------------------------------------------------
 class Server:
-    def __init__(self, kind: str, args: dict[str, Any], proxy: str = "haproxy") -> None:
+    def __init__(self, kind: str, args: dict[str, Any], proxy: str = "haproxy", start_timeout_s: float = 600) -> None:
         self.kind, self.args, self.proxy = kind, dict(BENCH_ARGS, **args), proxy
+        self.start_timeout_s = start_timeout_s
         self.port = free_port()
         self.args.setdefault("archive_path", tempfile.mktemp(prefix="bench-", suffix=".sqlite3"))
         self.proc: subprocess.Popen | None = None
@@ -84,13 +88,14 @@ class Server:
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
-        deadline = t0 + 600
+        deadline = t0 + self.start_timeout_s  # a replica answers once the directory's pool is full
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.http}/api/v1/health", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} server did not start")
+                self.__exit__()  # never leave a half-started Ray cluster behind
+                raise RuntimeError(f"{self.kind} server did not start within {self.start_timeout_s:.0f} s")
             time.sleep(0.2)
         self.startup_s = time.monotonic() - t0
         return self
@@ -227,13 +232,15 @@ def _rss_per_match(server: Server, n: int) -> float:
 
 
 def run_setup(label: str, kind: str, args: dict[str, Any], levels: list[int], proxy: str, task_id: str,
-              rounds: int, live: int = 0) -> dict[str, Any]:
+              rounds: int, live: int = 0, start_timeout_s: float = 600) -> dict[str, Any]:
     out: dict[str, Any] = {"setup": label, "levels": {}}
-    with Server(kind, args, proxy) as server:
+    with Server(kind, args, proxy, start_timeout_s) as server:
         out["startup_s"] = round(server.startup_s, 1)
         asyncio.run(_load(server.ws, 2, 1, task_id))  # warm-up
         for n in levels:
             res = asyncio.run(_load(server.ws, n, rounds, task_id))
+            res["loadavg_1m"] = round(os.getloadavg()[0], 1)  # the whole machine's, other tenants included
+            res["mem_available_mib"] = round(mem_available_mib())
             drain(server)
             k = int(args.get("matches_per_actor", 1))
             res["mem_per_match_mib"] = memory_per_match(server, 10 if kind == "serve" and k == 1 else 100, k)
@@ -287,35 +294,43 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--levels", default="10,50,200", help="concurrent matches")
     parser.add_argument("--k1-levels", default=None, help="levels for matches_per_actor=1 (default: --levels)")
-    parser.add_argument("--packed", type=int, default=50, help="matches_per_actor of the packed setup")
+    parser.add_argument("--packed", default="100",
+                        help="matches_per_actor of the packed setup(s), comma-separated (e.g. 10,100); 0: none")
     parser.add_argument("--proxy", default="haproxy", help="haproxy, default, or both")
     parser.add_argument("--task", default="task_1")
     parser.add_argument("--rounds", type=int, default=1, help="matches played in a row per slot")
     parser.add_argument("--live", type=int, default=0, help="idle live matches to hold on the packed setup")
     parser.add_argument("--skip-k1", action="store_true", help="only the packed Serve setup")
+    parser.add_argument("--k1-pool", type=int, default=None,
+                        help="pre-started actors of the K=1 setup (default: largest K=1 level + 2); the app answers "
+                             "only once they all run, so a big pool means a long start")
+    parser.add_argument("--start-timeout", type=float, default=600, help="seconds a server may take to start")
     parser.add_argument("--skip-baseline", action="store_true", help="no uvicorn baseline (no ratios)")
     ns = parser.parse_args()
     levels = [int(x) for x in ns.levels.split(",") if x]
     k1_levels = [int(x) for x in (ns.k1_levels or ns.levels).split(",") if x]
     proxies = ["haproxy", "default"] if ns.proxy == "both" else [ns.proxy]
+    packed_ks = [k for k in (int(x) for x in ns.packed.split(",") if x) if k > 1]
+    base_levels = sorted(set((levels if packed_ks else []) + ([] if ns.skip_k1 else k1_levels)))
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "mem_available_mib": round(mem_available_mib())},
                               "task": ns.task, "results": []}
     base: dict[str, Any] = {"levels": {}}
     if not ns.skip_baseline:
         print("baseline (uvicorn, in-process matches)", file=sys.stderr)
-        base = run_setup("baseline", "baseline", {}, sorted(set(levels + k1_levels)), "", ns.task, ns.rounds)
+        base = run_setup("baseline", "baseline", {}, base_levels, "", ns.task, ns.rounds)
         report["results"].append(base)
     for proxy in proxies:
         if not ns.skip_k1:
-            pool = max(k1_levels) + 2
+            pool = max(k1_levels) + 2 if ns.k1_pool is None else ns.k1_pool
             k1 = run_setup(f"serve-{proxy}-k1", "serve", {"matches_per_actor": 1, "pool_size": pool}, k1_levels,
-                           proxy, ns.task, ns.rounds)
+                           proxy, ns.task, ns.rounds, start_timeout_s=ns.start_timeout)
             k1["ratio_to_baseline"] = ratios(k1, base)
             report["results"].append(k1)
-        packed = run_setup(f"serve-{proxy}-k{ns.packed}", "serve", {"matches_per_actor": ns.packed, "pool_size": 2},
-                           levels, proxy, ns.task, ns.rounds, live=ns.live)
-        packed["ratio_to_baseline"] = ratios(packed, base)
-        report["results"].append(packed)
+        for k in packed_ks:
+            packed = run_setup(f"serve-{proxy}-k{k}", "serve", {"matches_per_actor": k, "pool_size": 2},
+                               levels, proxy, ns.task, ns.rounds, live=ns.live, start_timeout_s=ns.start_timeout)
+            packed["ratio_to_baseline"] = ratios(packed, base)
+            report["results"].append(packed)
     if ns.json:
         print(json.dumps(report, indent=2))
         return

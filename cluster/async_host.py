@@ -23,6 +23,16 @@ MAX_TICK_SLEEP_S = 5.0
 SUMMARY_FLUSH_S = 0.5  # public summaries are pushed in batches, at most this often
 
 
+class _PollWaiter:
+    """One pending multiplexed ``poll``: woken with the ids of the matches that changed meanwhile."""
+
+    __slots__ = ("dirty", "event")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.dirty: set[str] = set()
+
+
 class AsyncMatchHost:
     """A ``MatchHost`` plus the timer task and the wakeups that the host itself cannot own."""
 
@@ -38,7 +48,7 @@ class AsyncMatchHost:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._changed = asyncio.Event()
         self._wake_at = float("inf")  # when the timer loop will next look at deadlines
-        self._any = asyncio.Event()  # replaced on every change; wakes multiplexed polls
+        self._watchers: dict[str, set[_PollWaiter]] = {}  # match id -> multiplexed polls watching it
         self._timer: asyncio.Task | None = None
 
     # ----- plumbing ----------------------------------------------------------------------------------
@@ -74,8 +84,9 @@ class AsyncMatchHost:
         ev = self._wake.pop(match_id, None)
         if ev is not None:
             ev.set()
-        self._any.set()
-        self._any = asyncio.Event()
+        for waiter in self._watchers.get(match_id, ()):
+            waiter.dirty.add(match_id)
+            waiter.event.set()
         match = self.host.matches.get(match_id)
         if match is not None:  # wake the timer only when this match needs it sooner than planned
             due = match.due()
@@ -152,20 +163,42 @@ class AsyncMatchHost:
                 await asyncio.wait_for(ev.wait(), remaining)
 
     async def poll(self, subs: list[tuple[str, str, str, int]], wait_s: float | None = None) -> list[list[Any]]:
-        """Multiplexed long-poll: [match_id, role, conn, events, cursor, gone] for every ready subscription."""
+        """Multiplexed long-poll: [match_id, role, conn, events, cursor, gone] for every ready subscription.
+
+        After the first pass only the subscriptions of matches that changed meanwhile are looked at
+        again, so a step in one of K packed matches costs this poll its three seats, not all of them.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.settings.long_poll_s if wait_s is None else wait_s)
-        while True:
-            ready = []
-            for match_id, role, conn, cursor in subs:
-                out = self.host.events(match_id, role, conn, cursor)
-                if out["events"] or out["gone"]:
-                    ready.append([match_id, role, conn, out["events"], out["cursor"], out["gone"]])
-            remaining = deadline - loop.time()
-            if ready or remaining <= 0:
-                return ready
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._any.wait(), remaining)
+        by_match: dict[str, list[tuple[str, str, str, int]]] = {}
+        for sub in subs:
+            by_match.setdefault(sub[0], []).append(sub)
+        waiter = _PollWaiter()
+        for match_id in by_match:
+            self._watchers.setdefault(match_id, set()).add(waiter)
+        try:
+            check: Any = by_match
+            while True:
+                ready = []
+                for match_id in check:
+                    for _, role, conn, cursor in by_match.get(match_id, ()):
+                        out = self.host.events(match_id, role, conn, cursor)
+                        if out["events"] or out["gone"]:
+                            ready.append([match_id, role, conn, out["events"], out["cursor"], out["gone"]])
+                remaining = deadline - loop.time()
+                if ready or remaining <= 0:
+                    return ready
+                waiter.event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter.event.wait(), remaining)
+                check, waiter.dirty = waiter.dirty, set()
+        finally:
+            for match_id in by_match:
+                watching = self._watchers.get(match_id)
+                if watching is not None:
+                    watching.discard(waiter)
+                    if not watching:
+                        del self._watchers[match_id]
 
     async def summary(self, match_id: str) -> dict[str, Any]:
         return self.host.summary(match_id)
@@ -177,7 +210,7 @@ class AsyncMatchHost:
         return self.host.public_events(match_id, token)
 
     def clear(self) -> None:
-        for mid in list(self._wake):
+        for mid in {*self._wake, *self._watchers}:
             self._notify(mid)
         self.host.clear()
         self._summary_keys.clear()

@@ -24,6 +24,8 @@ from fraudarena.cluster.match_actor import MatchActor
 from fraudarena.cluster.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
+REFILL_PARALLEL = 4  # pool actors started concurrently
+POOL_READY = 4  # pooled actors a replica waits for before it serves (the rest start in the background)
 
 
 @dataclass
@@ -62,24 +64,37 @@ class DirectoryActor:
         return _ActorSlot(key, handle)
 
     async def _refill_loop(self) -> None:
-        while len(self.pool) + self._starting < self.settings.pool_size:
-            self._starting += 1
+        # A few starts in flight at once: one at a time leaves the raylet's worker-start slots (one per CPU) idle.
+        while (missing := self.settings.pool_size - len(self.pool) - self._starting) > 0:
+            batch = min(REFILL_PARALLEL, missing)
+            self._starting += batch
             try:
-                slot = await self._start_actor()
+                started = await asyncio.gather(*(self._start_actor() for _ in range(batch)), return_exceptions=True)
             finally:
-                self._starting -= 1
-            self.pool.append(slot)
+                self._starting -= batch
+            self.pool.extend(s for s in started if isinstance(s, _ActorSlot))
+            failed = [s for s in started if not isinstance(s, _ActorSlot)]
+            if failed:
+                raise failed[0]
 
     def _kick_refill(self) -> None:
         if (self._refill is None or self._refill.done()) and len(self.pool) < self.settings.pool_size:
             self._refill = asyncio.get_running_loop().create_task(self._refill_loop())
 
-    async def ensure_pool(self) -> int:
-        """Start the pool (if needed) and wait until it is full."""
+    async def ensure_pool(self, wait_for: int = POOL_READY) -> int:
+        """Start filling the pool (if needed); wait until it holds ``wait_for`` actors (or the fill ended).
+
+        Replicas call this before serving, so the first ``reset`` finds a started actor; the rest of a
+        large pool (hundreds of ~1 s process starts on a small node) fills in the background instead of
+        holding the deployment back.
+        """
         self._kick_refill()
-        if self._refill is not None:
+        want = min(wait_for, self.settings.pool_size)
+        while len(self.pool) < want and self._refill is not None and not self._refill.done():
+            await asyncio.wait([self._refill], timeout=0.05)
+        if self._refill is not None and self._refill.done():
             with contextlib.suppress(Exception):
-                await self._refill
+                self._refill.result()
         return len(self.pool)
 
     async def _place(self) -> _ActorSlot:

@@ -196,3 +196,49 @@ def test_public_events_before_done_are_role_filtered():
     with pytest.raises(ProtocolError) as e:
         host.public_events(mid, "not-a-token")
     assert _code(e) == "unauthorized"
+
+
+def test_multiplexed_poll_wakes_only_for_its_matches_and_on_clear():
+    """``AsyncMatchHost.poll``: answers when a watched match gets events, ignores others, ends on recycle."""
+    import asyncio
+
+    from fraudarena.cluster.async_host import AsyncMatchHost
+
+    async def scenario():
+        async def archive(_entries):
+            return None
+
+        ahost = AsyncMatchHost(SETTINGS, 4, archive)
+        outs = {}
+        for mid in ("m1", "m2"):
+            outs[mid] = await ahost.create(mid, "fraudster", f"{mid}-f", {"task_id": "task_1", "seed": 5}, {})
+            for r in ("investigator", "auditor"):
+                await ahost.join(mid, r, f"{mid}-{r[0]}", outs[mid]["seat_tokens"][r], False)
+        host = ahost.host
+        cursors = {(m, r): len(host.matches[m].seats[r].events) for m in ("m1", "m2") for r in ROLES}
+        subs = [("m1", r, f"m1-{r[0]}", cursors["m1", r]) for r in ROLES]
+        poll = asyncio.ensure_future(ahost.poll(subs, 5.0))
+        await asyncio.sleep(0.01)
+        bots = {r: make_bot("scripted", r, bot_seed("task_1", 5, r)) for r in ROLES}
+        m2 = host.matches["m2"]
+        while m2.phase_log == []:  # m2 moves to its next phase: not m1's poll's business
+            role = m2.env.current_role
+            await ahost.step("m2", role, f"m2-{role[0]}", bots[role].act(m2.observation(role)), None)
+        await asyncio.sleep(0.01)
+        assert not poll.done() and ahost._watchers["m1"]
+        m1 = host.matches["m1"]
+        while m1.phase_log == []:
+            role = m1.env.current_role
+            await ahost.step("m1", role, f"m1-{role[0]}", bots[role].act(m1.observation(role)), None)
+        ready = await asyncio.wait_for(poll, 1.0)
+        assert {row[0] for row in ready} == {"m1"} and all(row[3] and row[5] is None for row in ready)
+        assert "m1" not in ahost._watchers  # the finished poll unregistered itself
+        later = [("m2", r, f"m2-{r[0]}", len(m2.seats[r].events)) for r in ROLES]
+        poll = asyncio.ensure_future(ahost.poll(later, 5.0))
+        await asyncio.sleep(0.01)
+        ahost.clear()  # a recycled actor: every watched seat is gone at once
+        ready = await asyncio.wait_for(poll, 1.0)
+        assert sorted(row[1] for row in ready) == sorted(ROLES) and all(row[5] == "archived" for row in ready)
+        assert await ahost.poll(later, 0.05) != []  # unknown match: answered at once, no wait
+
+    asyncio.run(scenario())
