@@ -10,7 +10,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from fraudarena.arena.spec import OVERRIDE_RANGES, ROLES, TASK_IDS, TASKS
 from fraudarena.cluster.errors import ErrorCode, ProtocolError
@@ -41,6 +50,15 @@ def resolve_house_bots(bots: dict[str, str], policies: dict[str, str], loc: tupl
 KNOWN_TYPES = ("reset", "join", "step", "obs", "state", "close", "queue")
 
 
+def _known_task(v: str) -> str:
+    if v not in TASK_IDS:
+        raise ValueError(f"unknown task_id {v!r}; expected one of {', '.join(TASK_IDS)}")
+    return v
+
+
+TaskId = Annotated[str, AfterValidator(_known_task)]
+
+
 class _Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -48,7 +66,7 @@ class _Inbound(BaseModel):
 class ResetData(_Inbound):
     """``reset`` data and the POST /matches body (GAME.md §2 ranges)."""
 
-    task_id: str | None = None
+    task_id: TaskId | None = None
     seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
     max_rounds: Annotated[int, Field(ge=OVERRIDE_RANGES["max_rounds"][0],
                                      le=OVERRIDE_RANGES["max_rounds"][1])] | None = None
@@ -64,13 +82,6 @@ class ResetData(_Inbound):
                                   Field(min_length=1, max_length=32)] | None = None
     house_bots: dict[RoleName, Annotated[str, StringConstraints(max_length=128)]] | None = None
     episode_id: Any = None  # accepted and ignored (ids are server-generated)
-
-    @field_validator("task_id")
-    @classmethod
-    def _known_task(cls, v: str | None) -> str | None:
-        if v is not None and v not in TASK_IDS:
-            raise ValueError(f"unknown task_id {v!r}; expected one of {', '.join(TASK_IDS)}")
-        return v
 
     @field_validator("allowed_categories")
     @classmethod
@@ -115,14 +126,8 @@ class QueueData(_Inbound):
     """``queue`` data (PROTOCOL.md §7): ``role`` must be the path's role; ``task_id`` defaults to task_1."""
 
     role: RoleName
-    task_id: str | None = None
+    task_id: TaskId | None = None
 
-    @field_validator("task_id")
-    @classmethod
-    def _known_task(cls, v: str | None) -> str | None:
-        if v is not None and v not in TASK_IDS:
-            raise ValueError(f"unknown task_id {v!r}; expected one of {', '.join(TASK_IDS)}")
-        return v
 
 
 class _Frame(_Inbound):

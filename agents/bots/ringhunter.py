@@ -193,20 +193,10 @@ class RingHunterInvestigator(ScriptedInvestigator):
                 return action
 
         if "verdict" in types:
-            # (4) forced suspect verdicts
-            if last_turn or budget <= n_suspect + reserve:
-                best = self._best_non_legit(pending, posts, threshold=0.0)
-                if best is not None:
-                    return self._verdict(best, posts[best], ledger, queue[best].get("category", ""))
-            # (5) confident approve
-            if budget > n_suspect + reserve:
-                best_legit, best_p = None, -1.0
-                for ad_id in pending:
-                    if posts[ad_id][LEGIT] > best_p:
-                        best_legit, best_p = ad_id, posts[ad_id][LEGIT]
-                if best_legit is not None and best_p >= self.approve_threshold:
-                    return self._verdict(best_legit, posts[best_legit], ledger,
-                                         queue[best_legit].get("category", ""))
+            action = self._late_verdict(last_turn, budget > n_suspect + reserve, pending, posts, ledger, queue,
+                                        self.approve_threshold)
+            if action is not None:
+                return action
         return {"action_type": "end_turn"}
 
     # ----------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ Documented choices (GAME.md leaves them open):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fraudarena.arena import spec
@@ -156,22 +156,30 @@ class ScriptedInvestigator:
                 return action
 
         if "verdict" in types:
-            # (4) forced suspect verdicts
-            if last_turn or budget <= n_suspect + reserve:
-                best = self._best_non_legit(pending, posts, threshold=0.0)
-                if best is not None:
-                    return self._verdict(best, posts[best], ledger, queue[best].get("category", ""))
-            # (5) confident approve
-            if budget > n_suspect + reserve:
-                best_legit, best_p = None, -1.0
-                for ad_id in pending:
-                    if posts[ad_id][LEGIT] > best_p:
-                        best_legit, best_p = ad_id, posts[ad_id][LEGIT]
-                if best_legit is not None and best_p >= DECIDE_THRESHOLD:
-                    return self._verdict(best_legit, posts[best_legit], ledger,
-                                         queue[best_legit].get("category", ""))
+            action = self._late_verdict(last_turn, budget > n_suspect + reserve, pending, posts, ledger, queue,
+                                        DECIDE_THRESHOLD)
+            if action is not None:
+                return action
         # (6)
         return {"action_type": "end_turn"}
+
+    def _late_verdict(self, last_turn: bool, guard: bool, pending: Sequence[str], posts: Mapping[str, Any],
+                      ledger: Mapping[str, Any], queue: Mapping[str, Mapping[str, Any]],
+                      approve_threshold: float) -> dict[str, Any] | None:
+        """Rules (4) and (5): forced suspect verdicts (last turn, or the budget guard failed), then a confident
+        approve while the guard holds."""
+        if last_turn or not guard:  # (4)
+            best = self._best_non_legit(pending, posts, threshold=0.0)
+            if best is not None:
+                return self._verdict(best, posts[best], ledger, queue[best].get("category", ""))
+        if guard:  # (5)
+            best_legit, best_p = None, -1.0
+            for ad_id in pending:
+                if posts[ad_id][LEGIT] > best_p:
+                    best_legit, best_p = ad_id, posts[ad_id][LEGIT]
+            if best_legit is not None and best_p >= approve_threshold:
+                return self._verdict(best_legit, posts[best_legit], ledger, queue[best_legit].get("category", ""))
+        return None
 
     # ----------------------------------------------------------------------------------------------
     def _start_turn_if_new(self, obs: Mapping[str, Any]) -> None:
