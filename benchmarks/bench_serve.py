@@ -157,6 +157,7 @@ async def _load(url: str, n: int, rounds: int, task_id: str) -> dict[str, Any]:
     lat: list[float] = []
     counter = [0]
     errors = 0
+    kinds: dict[str, int] = {}
     t0 = time.perf_counter()
 
     async def slot(i: int) -> None:
@@ -164,14 +165,16 @@ async def _load(url: str, n: int, rounds: int, task_id: str) -> dict[str, Any]:
         for k in range(rounds):
             try:
                 await _match(url, task_id, 1000 * i + k, lat, counter)
-            except Exception:  # counted and reported
+            except Exception as exc:  # counted and reported, by kind (exception type and server error code)
                 errors += 1
+                kind = f"{type(exc).__name__}:{getattr(exc, 'code', '')}".rstrip(":")
+                kinds[kind] = kinds.get(kind, 0) + 1
 
     await asyncio.gather(*(slot(i) for i in range(n)))
     wall = time.perf_counter() - t0
     lat.sort()
     trips = len(lat) + counter[0]
-    return {"matches": n * rounds - errors, "errors": errors, "wall_s": round(wall, 2),
+    return {"matches": n * rounds - errors, "errors": errors, "error_kinds": kinds, "wall_s": round(wall, 2),
             "matches_per_s": round((n * rounds - errors) / wall, 2), "round_trips_per_s": round(trips / wall, 1),
             "p50_ms": round(1000 * statistics.median(lat), 2) if lat else None,
             "p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 2) if lat else None}
@@ -303,7 +306,7 @@ def main() -> None:
     parser.add_argument("--skip-k1", action="store_true", help="only the packed Serve setup")
     parser.add_argument("--k1-pool", type=int, default=None,
                         help="pre-started actors of the K=1 setup (default: largest K=1 level + 2); the app answers "
-                             "only once they all run, so a big pool means a long start")
+                             "once a few run and fills the rest in the background")
     parser.add_argument("--start-timeout", type=float, default=600, help="seconds a server may take to start")
     parser.add_argument("--skip-baseline", action="store_true", help="no uvicorn baseline (no ratios)")
     ns = parser.parse_args()
@@ -340,7 +343,8 @@ def main() -> None:
             ratio = res.get("ratio_to_baseline", {}).get(n, {})
             print(f"  n={n:<4} matches/s {row['matches_per_s']:<7} trips/s {row['round_trips_per_s']:<8} "
                   f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  mem/match {row['mem_per_match_mib']} MiB  "
-                  f"errors {row['errors']}" + (f"  ratio {ratio}" if ratio else ""))
+                  f"errors {row['errors']}" + (f" {row['error_kinds']}" if row.get("error_kinds") else "")
+                  + (f"  ratio {ratio}" if ratio else ""))
         if "live" in res:
             print(f"  live: {res['live']}")
 
