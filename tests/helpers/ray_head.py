@@ -64,9 +64,15 @@ def ray_head(num_cpus: int = 2, extra_env: dict[str, str] | None = None) -> Iter
     env = dict(os.environ, RAY_AUTH_MODE="disabled", PATH=f"{bin_dir}:{os.environ.get('PATH', '')}",
                **(extra_env or {}))
     head = RayHead(free_port(), free_port(), temp_dir, env)
+    # Every per-node port gets a free one: the defaults (e.g. the dashboard agent's 52365) are taken when
+    # another Ray runs on this machine (the test session's own local Ray), and then the job agent never
+    # registers ("No available agent to submit job").
+    node_ports = [f"--{flag}={free_port()}" for flag in (
+        "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port", "runtime-env-agent-port",
+        "node-manager-port", "object-manager-port", "ray-client-server-port")]
     started = head.ray("start", "--head", f"--port={head.gcs_port}", f"--dashboard-port={head.dashboard_port}",
                        "--dashboard-host=127.0.0.1", "--include-dashboard=true", f"--num-cpus={num_cpus}",
-                       f"--temp-dir={temp_dir}", "--disable-usage-stats", timeout=180)
+                       f"--temp-dir={temp_dir}", "--disable-usage-stats", *node_ports, timeout=180)
     try:
         if started.returncode != 0:
             errors = [ln for ln in (started.stdout + started.stderr).splitlines() if "rror" in ln or "ailed" in ln]
