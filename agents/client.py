@@ -196,7 +196,10 @@ class RoleClient:
         ``queued`` progress frames are recorded in ``self.queued``; the observation carries this seat's
         ``seat_token`` (kept in ``self.seat_token`` for a later ``join``).
         """
-        obs = await self._request_once("queue", {"role": self.role, "task_id": task_id}, None, None, timeout)
+        # The server seats every queued agent within its queue_timeout_s (house bots fill the rest) and keeps
+        # sending ``queued`` meanwhile, so by default wait at least 10 minutes rather than reply_timeout.
+        wait = timeout if timeout is not None else max(self.reply_timeout, 600.0)
+        obs = await self._request_once("queue", {"role": self.role, "task_id": task_id}, None, None, wait)
         self.match_id, self.seat_token = obs["match_id"], obs.get("seat_token")
         return obs
 
