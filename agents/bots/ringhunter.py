@@ -150,11 +150,7 @@ class RingHunterInvestigator(ScriptedInvestigator):
         types = legal.get("action_types") or []
         if not types:
             return {"action_type": "end_turn"}
-        self._start_turn_if_new(obs)
-        posts = self.beliefs(obs)
-        pending = [a for a in legal.get("verdict") or [] if a in posts]
-        ledger: Mapping[str, Mapping[str, Any]] = obs.get("evidence_ledger") or {}
-        queue = {ad["ad_id"]: ad for ad in obs.get("queue") or []}
+        posts, pending, ledger, queue = self._read_turn(obs, legal)
         investigable: Mapping[str, list[str]] = legal.get("investigate") or {}
         rings = task_has_rings(obs)
 

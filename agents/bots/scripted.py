@@ -119,16 +119,22 @@ class ScriptedInvestigator:
         return out
 
     # ----------------------------------------------------------------------------------------------
+    def _read_turn(self, obs: Mapping[str, Any], legal: Mapping[str, Any]
+                   ) -> tuple[dict[str, Any], list[str], Mapping[str, Mapping[str, Any]], dict[str, Mapping[str, Any]]]:
+        """What every rule reads: (posteriors, pending ad ids, evidence ledger, queue by ad id); starts the
+        turn's budget bookkeeping when a new turn began."""
+        self._start_turn_if_new(obs)
+        posts = self.beliefs(obs)
+        pending = [a for a in legal.get("verdict") or [] if a in posts]
+        ledger: Mapping[str, Mapping[str, Any]] = obs.get("evidence_ledger") or {}
+        return posts, pending, ledger, {ad["ad_id"]: ad for ad in obs.get("queue") or []}
+
     def act(self, obs: Mapping[str, Any]) -> dict[str, Any]:
         legal = obs.get("legal_actions") or {}
         types = legal.get("action_types") or []
         if not types:
             return {"action_type": "end_turn"}
-        self._start_turn_if_new(obs)
-        posts = self.beliefs(obs)
-        pending = [a for a in legal.get("verdict") or [] if a in posts]
-        ledger: Mapping[str, Mapping[str, Any]] = obs.get("evidence_ledger") or {}
-        queue = {ad["ad_id"]: ad for ad in obs.get("queue") or []}
+        posts, pending, ledger, queue = self._read_turn(obs, legal)
 
         # (1) link a pair sharing a revealed identifier
         if "link_accounts" in types and not self.surface_only:
