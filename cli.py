@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -114,6 +115,8 @@ def serve(
     num_cpus: Annotated[int | None, typer.Option(help="CPUs for the embedded Ray")] = None,
     demo: Annotated[bool, typer.Option(help="once up, play a demo match over WebSockets: a scripted "
                                             "Investigator against the house bots")] = True,
+    archive: Annotated[str | None, typer.Option(help="SQLite file of finished matches (default: the config's "
+                                                     "archive_path, ~/.fraudarena/archive.sqlite3)")] = None,
 ) -> None:
     """Start the served arena: a local Ray (or --address), the Serve app from ray_config.yaml; Ctrl-C stops."""
     import threading
@@ -147,8 +150,11 @@ def serve(
         shown_host = "127.0.0.1" if http_host in ("0.0.0.0", "::") else http_host
         endpoint["url"] = f"ws://{shown_host}:{port or _config_port(config)}"
         threading.Thread(target=run_demo, name="fraudarena-demo", daemon=True).start()
+    arena_args = None
+    if archive is not None:  # absolute: the archive actor's working directory is not this shell's
+        arena_args = {"archive_path": str(Path(archive).expanduser().resolve())}
     serve_command(config=config, host=host, port=port, address=address, proxy=proxy, num_cpus=num_cpus,
-                  ready=ready)
+                  arena_args=arena_args, ready=ready)
 
 
 def _config_port(config: str | None) -> int:

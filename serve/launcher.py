@@ -117,6 +117,8 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
         app = ArenaIngress.options(**_deployment_options(app_cfg)).bind(settings.model_dump())
         serve.run(app, name=app_cfg.get("name", "fraudarena"), route_prefix=app_cfg.get("route_prefix", "/"))
         _print_urls(host, port, app_cfg.get("route_prefix", "/"))
+        print(f"  archive      {settings.archive_file()}  (finished matches; --archive PATH or archive_path)",
+              flush=True)
         if ready is not None:
             ready.set()
         if not embedded or not block:
