@@ -35,3 +35,9 @@ def test_arena_imports_no_heavy_dependencies() -> None:
 def test_agents_package_imports_no_ray_or_web_stack() -> None:
     _, loaded = _loaded("agents", walk=False)
     assert not [m for m in loaded if m.split(".")[0] in ("ray", "fastapi", "starlette", "uvicorn", "websockets")]
+
+
+def test_envs_package_imports_no_ray_torch_or_web_stack() -> None:
+    modules, loaded = _loaded("envs", walk=True)
+    assert "fraudarena.envs.aec" in modules and "fraudarena.envs.gym_env" in modules
+    assert loaded == []
