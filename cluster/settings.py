@@ -27,13 +27,23 @@ class ArenaSettings(BaseModel):
     rate_per_s: float = Field(20.0, gt=0)
     rate_burst: int = Field(40, ge=1)
     rate_close_rejections: int = Field(200, ge=1, description="Rejected frames within 10 s that close the socket.")
+    max_json_depth: int = Field(64, ge=2, le=512, description="Deeper JSON nesting in any frame or body is "
+                                "answered invalid_json (never parsed).")
+    openenv_max_pending: int = Field(8, ge=1, le=1024, description="OpenEnv /ws: frames received but not yet "
+                                     "answered per connection; more are refused (no per-second rate there).")
     ping_interval_s: float = Field(20.0, gt=0)
     ping_timeout_s: float = Field(20.0, gt=0)
     turn_timeout_s: float = Field(300.0, gt=0)
     idle_ttl_s: float = Field(900.0, gt=0)
     done_linger_s: float = Field(60.0, ge=0)
     max_live_matches: int = Field(1000, ge=1)
-    open_seats: bool = False
+    open_seats: bool = Field(False, description="Join without a token; role sockets then get pushed events "
+                             "only when they opt in (?events=1), as first-version clients expect none.")
+    unjoined_ttl_s: float = Field(60.0, gt=0, description="A live match that nobody has ever joined (e.g. made "
+                                  "by POST /api/v1/matches) is archived abandoned after this long.")
+    create_per_min: float = Field(30.0, gt=0, description="Anonymous match creations (POST /api/v1/matches) "
+                                  "per client address and minute, sustained.")
+    create_burst: int = Field(10, ge=1, description="Burst of anonymous match creations per client address.")
     # Matchmaking queue (PROTOCOL.md §7).
     queue_enabled: bool = Field(True, description="Serve the `queue` request; false answers it unknown_type.")
     queue_timeout_s: float = Field(30.0, gt=0, description="Queued seats still empty after this get house bots.")

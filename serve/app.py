@@ -1,7 +1,7 @@
 """``create_app(settings, backend)``: the plain FastAPI app of the served arena (no Serve, no Ray).
 
-It mounts the three role sockets, the OpenEnv ``/ws``, the REST API, the root metadata routes and the
-spectator page (``/``).
+It mounts the three role sockets, the OpenEnv ``/ws``, the REST API, the root metadata routes, the
+read-only MCP endpoint (``POST /mcp``) and the spectator page (``/``).
 Serve wraps it in ``serve.deployment``; the single-process baseline runs it under uvicorn with a
 ``LocalBackend``; tests drive it with ``TestClient``.
 """
@@ -19,18 +19,20 @@ from fraudarena.arena.spec import ROLES
 from fraudarena.cluster.backend import Backend
 from fraudarena.cluster.errors import ProtocolError
 from fraudarena.cluster.settings import ArenaSettings
-from fraudarena.serve import rest, spectator
+from fraudarena.serve import mcp, rest, spectator
 from fraudarena.serve.openenv_ws import OpenEnvSession
 from fraudarena.serve.ws_session import RoleSession
 
 
 def create_app(settings: ArenaSettings, backend: Backend) -> FastAPI:
+    """The arena's ASGI app over ``backend`` (Ray actors under Serve, in-process for the baseline)."""
     app = FastAPI(title="FraudArena", version=fraudarena.__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.backend = backend
     app.state.started_at = time.time()
     app.include_router(rest.api, prefix="/api/v1")
     app.include_router(rest.root)
+    app.include_router(mcp.router)
     app.include_router(spectator.router)
 
     @app.exception_handler(ProtocolError)

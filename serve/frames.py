@@ -3,11 +3,14 @@
 ``parse_frame`` turns raw text into a typed frame or a ``ProtocolError`` with the right code:
 ``invalid_json`` (not JSON / not an object / no string ``type``), ``unknown_type``, or
 ``validation_error`` with ``details`` = [{loc, msg}]. Every inbound model forbids unknown keys.
+``loads`` is the one JSON decoder of every endpoint (role sockets, OpenEnv ``/ws``, REST, ``/mcp``): text
+nested deeper than ``max_json_depth`` is refused with ``invalid_json`` before it is parsed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -186,12 +189,61 @@ def validation_error(exc: ValidationError, what: str = "frame") -> ProtocolError
     return ProtocolError(ErrorCode.VALIDATION_ERROR, f"invalid {what}: {where}: {first['msg']}", details)
 
 
-def decode_object(text: str) -> dict[str, Any]:
-    """JSON text → object with a string ``type``, else ``invalid_json``."""
+DEFAULT_MAX_JSON_DEPTH = 64
+_JSON_SPECIAL = re.compile(r'[\[\]{}"\\]')
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """True when ``text`` opens more than ``limit`` arrays/objects inside one another (strings skipped).
+
+    Linear in the text: only brackets, quotes and backslashes are looked at, and only when the text has
+    more than ``limit`` opening brackets at all (the common case costs two ``str.count``).
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, skip_to = 0, False, -1
+    for m in _JSON_SPECIAL.finditer(text):
+        i = m.start()
+        if i < skip_to:
+            continue
+        c = m.group()
+        if in_string:
+            if c == "\\":
+                skip_to = i + 2  # the escaped character, a quote or a backslash included
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in "]}":
+            depth -= 1
+    return False
+
+
+def loads(raw: str | bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH, what: str = "frame") -> Any:
+    """Decode JSON text (or UTF-8 bytes); anything not JSON, or nested deeper than ``max_depth``, is
+    ``invalid_json`` (never a ``RecursionError`` or an unexpected fault)."""
+    if isinstance(raw, bytes | bytearray):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(ErrorCode.INVALID_JSON, f"{what} is not UTF-8 text") from None
+    if json_too_deep(raw, max_depth):
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"{what} nests JSON deeper than {max_depth} levels")
     try:
-        obj = json.loads(text)
+        return json.loads(raw)
     except ValueError as exc:
-        raise ProtocolError(ErrorCode.INVALID_JSON, f"frame is not valid JSON: {exc}") from None
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"{what} nests JSON too deeply") from None
+
+
+def decode_object(text: str, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict[str, Any]:
+    """JSON text → object with a string ``type``, else ``invalid_json``."""
+    obj = loads(text, max_depth)
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.INVALID_JSON, "frame must be a JSON object")
     if not isinstance(obj.get("type"), str):

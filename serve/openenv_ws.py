@@ -4,12 +4,20 @@ The client plays the Investigator; house bots play the Fraudster and the Auditor
 actor. One connection = one match; frames have exactly ``type`` and ``data``; errors use OpenEnv's
 upper-case codes. Leaving (``close``, a second ``reset`` or a dropped socket) archives an unfinished
 match as ``abandoned``.
+
+There is no per-second rate on this endpoint (a stock client that waits for each answer must never be
+throttled, however fast the house bots let it play). Instead a reader task queues the frames and a worker
+answers them strictly in order; at most ``openenv_max_pending`` frames may wait for their replies, and a
+frame beyond that is answered ``EXECUTION_ERROR`` with ``reason: too_many_pending`` (in its place in the
+reply order). Persistent flooding closes the socket (1008). JSON nested deeper than ``max_json_depth``
+is ``INVALID_JSON``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
+import logging
 import secrets
 from typing import Any
 
@@ -23,13 +31,16 @@ from fraudarena.serve.frames import (
     BOT_KINDS,
     POLICY_PREFIX,
     ResetData,
+    loads,
     resolve_house_bots,
     validation_details,
 )
-from fraudarena.serve.ratelimit import TokenBucket
+from fraudarena.serve.ratelimit import InFlightLimit
 from fraudarena.serve.ws_session import dumps, oversize, receive_raw
 
+log = logging.getLogger(__name__)
 ROLE = "investigator"
+_STOP = object()
 _RESET_KEYS = ("seed", "task_id", "max_rounds", "max_proposals", "max_fraudster_actions_per_turn",
                "max_investigator_actions_per_turn", "allowed_categories")
 _OURS_AS_EXECUTION = {"illegal_action", "phase_violation", "no_match", "unknown_match", "execution_error",
@@ -57,6 +68,8 @@ def openenv_observation(obs: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpenEnvSession:
+    """One ``/ws`` connection: one match in which the client plays the Investigator against house bots."""
+
     def __init__(self, ws: WebSocket, backend: Backend, settings: ArenaSettings) -> None:
         self.ws = ws
         self.backend = backend
@@ -64,42 +77,93 @@ class OpenEnvSession:
         self.conn = secrets.token_hex(8)
         self.match_id: str | None = None
         self.admin_token: str | None = None
-        self.bucket = TokenBucket(settings.rate_per_s, settings.rate_burst, settings.rate_close_rejections)
+        self.gate = InFlightLimit(settings.openenv_max_pending, settings.rate_close_rejections)
+        # Frames to answer (raw text) and ready replies to refusals (dicts), in arrival order.
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+        # Beyond this many queued items (refusals included) the client is not reading its replies: close.
+        self.inbox_cap = settings.openenv_max_pending + settings.rate_close_rejections
 
     async def run(self) -> None:
         await self.ws.accept()
+        reader = asyncio.ensure_future(self._read())
+        worker = asyncio.ensure_future(self._work())
+        try:
+            done, _ = await asyncio.wait({reader, worker}, return_when=asyncio.FIRST_COMPLETED)
+            if worker in done:  # close, capacity or a fault: stop reading
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+            else:  # the client left (or was closed): drop unanswered frames, finish the request in progress
+                while not self.inbox.empty():
+                    self.inbox.get_nowait()
+                self.inbox.put_nowait(_STOP)
+                await asyncio.gather(worker, return_exceptions=True)
+        finally:
+            for task in (reader, worker):
+                task.cancel()
+            await self._abandon()
+
+    async def _read(self) -> None:
+        """Receive frames into the inbox; refuse those beyond the in-flight limit."""
+        limits = self.settings
         try:
             while True:
                 raw = await receive_raw(self.ws)
                 if raw is None:
-                    break
-                if oversize(raw, self.settings.close_frame_bytes):
-                    await self.ws.close(1009)
-                    break
-                if oversize(raw, self.settings.max_frame_bytes):
-                    await self._send(_error("VALIDATION_ERROR", "frame too large", reason="message_too_large"))
+                    return
+                if oversize(raw, limits.close_frame_bytes):
+                    await self._close(1009)
+                    return
+                if self.inbox.qsize() >= self.inbox_cap:
+                    await self._close(1008)
+                    return
+                if oversize(raw, limits.max_frame_bytes):
+                    self.inbox.put_nowait(_error("VALIDATION_ERROR", "frame too large", reason="message_too_large"))
                     continue
-                wait_ms = self.bucket.admit()
-                if wait_ms is not None:
-                    if self.bucket.abusive():
-                        await self.ws.close(1008)
-                        break
-                    await self._send(_error("EXECUTION_ERROR", "rate limited", reason="rate_limited",
-                                            retry_after_ms=wait_ms))
+                if not self.gate.admit():
+                    if self.gate.abusive():
+                        await self._close(1008)
+                        return
+                    self.inbox.put_nowait(_error(
+                        "EXECUTION_ERROR", f"too many requests in flight on this connection (at most "
+                        f"{self.gate.max_pending}): wait for each reply before sending the next request",
+                        reason="too_many_pending", max_pending=self.gate.max_pending))
                     continue
-                if not await self.handle(raw):
-                    break
+                self.inbox.put_nowait(raw)
         except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            await self._abandon()
+            return
+
+    async def _work(self) -> None:
+        """Answer the inbox in order; returns when the connection must end."""
+        while True:
+            item = await self.inbox.get()
+            if item is _STOP:
+                return
+            if isinstance(item, dict):  # a refusal, answered in its place in the order
+                await self._send(item)
+                continue
+            try:
+                keep = await self.handle(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # an unexpected fault ends this connection only
+                log.exception("fatal error on the OpenEnv socket")
+                await self._send(_error("EXECUTION_ERROR", "server fault", reason="fatal_error"))
+                await self._close(1011)
+                return
+            finally:
+                self.gate.done()
+            if not keep:
+                return
 
     async def handle(self, raw: str | bytes) -> bool:
         """Handle one frame; False ends the connection."""
+        if not isinstance(raw, str):
+            await self._send(_error("INVALID_JSON", "binary frames are not accepted"))
+            return True
         try:
-            obj = json.loads(raw) if isinstance(raw, str) else None
-        except ValueError as exc:
-            await self._send(_error("INVALID_JSON", f"invalid JSON: {exc}"))
+            obj = loads(raw, self.settings.max_json_depth)
+        except ProtocolError as exc:
+            await self._send(_error("INVALID_JSON", exc.message))
             return True
         if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
             await self._send(_error("INVALID_JSON", "frame must be a JSON object with a string 'type'"))
@@ -107,8 +171,7 @@ class OpenEnvSession:
         kind, data = obj["type"], obj.get("data") or {}
         if kind == "close":
             await self._abandon()
-            with contextlib.suppress(Exception):
-                await self.ws.close(1000)
+            await self._close(1000)
             return False
         if kind not in ("reset", "step", "state"):
             await self._send(_error("UNKNOWN_TYPE", f"unknown message type {kind[:64]!r}"))
@@ -121,8 +184,7 @@ class OpenEnvSession:
         except ProtocolError as exc:
             await self._send(_from_protocol(exc))
             if exc.code == "capacity":
-                with contextlib.suppress(Exception):
-                    await self.ws.close(1013)
+                await self._close(1013)
                 return False
             return True
         await self._send(reply)
@@ -173,3 +235,7 @@ class OpenEnvSession:
     async def _send(self, frame: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):
             await self.ws.send_text(dumps(frame))
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code)

@@ -3,11 +3,15 @@
 Errors are ``{"error": {"code", "message"}}`` with the status of ``cluster.errors.HTTP_STATUS``;
 tokens come only in ``Authorization: Bearer``. Handlers read the backend and settings from
 ``request.app.state``; nothing here touches Ray.
+
+Request bodies (``POST /matches``, ``POST /mcp``) go through ``read_body``: a declared ``Content-Length``
+over ``max_frame_bytes`` is refused (413) before anything is read, and a body without one is counted while
+it streams in and refused as soon as it passes the limit. Anonymous match creation has its own, slower
+per-client bucket (``create_per_min``, ``create_burst``) on top of the request rate.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from typing import Any
@@ -71,22 +75,68 @@ async def rest_rate_limit(request: Request) -> None:
     seen clients are forgotten beyond ``MAX_TRACKED_CLIENTS``.
     """
     state = request.app.state
-    buckets: OrderedDict[str, TokenBucket] | None = getattr(state, "rest_buckets", None)
-    if buckets is None:
-        buckets = state.rest_buckets = OrderedDict()
-    key = request.client.host if request.client else "unknown"
-    bucket = buckets.get(key)
-    if bucket is None:
-        settings = state.settings
-        bucket = buckets[key] = TokenBucket(settings.rate_per_s, settings.rate_burst, close_after=1 << 30)
-        if len(buckets) > MAX_TRACKED_CLIENTS:
-            buckets.popitem(last=False)
-    else:
-        buckets.move_to_end(key)
+    bucket = _client_bucket(request, "rest_buckets", state.settings.rate_per_s, state.settings.rate_burst)
     wait_ms = bucket.admit()
     if wait_ms is not None:
         raise ProtocolError(ErrorCode.RATE_LIMITED, f"over {state.settings.rate_per_s:g} requests/s; retry later",
                             retry_after_ms=wait_ms)
+
+
+def _client_bucket(request: Request, attr: str, rate_per_s: float, burst: int) -> TokenBucket:
+    """The ``attr`` bucket of this request's client address (least recently seen forgotten first)."""
+    state = request.app.state
+    buckets: OrderedDict[str, TokenBucket] | None = getattr(state, attr, None)
+    if buckets is None:
+        buckets = OrderedDict()
+        setattr(state, attr, buckets)
+    key = request.client.host if request.client else "unknown"
+    bucket = buckets.get(key)
+    if bucket is None:
+        bucket = buckets[key] = TokenBucket(rate_per_s, burst, close_after=1 << 30)
+        if len(buckets) > MAX_TRACKED_CLIENTS:
+            buckets.popitem(last=False)
+    else:
+        buckets.move_to_end(key)
+    return bucket
+
+
+def check_create_rate(request: Request) -> None:
+    """Anonymous match creation per client address: ``create_burst``, then ``create_per_min`` a minute."""
+    settings = request.app.state.settings
+    bucket = _client_bucket(request, "create_buckets", settings.create_per_min / 60.0, settings.create_burst)
+    wait_ms = bucket.admit()
+    if wait_ms is not None:
+        raise ProtocolError(ErrorCode.RATE_LIMITED, f"over {settings.create_per_min:g} anonymous match creations "
+                            "per minute from this address; retry later", retry_after_ms=wait_ms)
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with ``message_too_large`` (413) once it exceeds ``max_frame_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before any byte is read; otherwise the bytes
+    are counted while they stream in and reading stops at the first chunk past the limit.
+    """
+    limit = request.app.state.settings.max_frame_bytes
+    too_large = ProtocolError(ErrorCode.MESSAGE_TOO_LARGE, f"request body over {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> Any:
+    """``read_body`` then ``frames.loads`` (``invalid_json`` for bad or too deeply nested JSON); {} if empty."""
+    raw = await read_body(request)
+    if not raw.strip():
+        return {}
+    return frames.loads(raw, request.app.state.settings.max_json_depth, what="body")
 
 
 api = APIRouter(dependencies=[Depends(rest_rate_limit)])
@@ -112,18 +162,13 @@ async def health(request: Request) -> dict[str, Any]:
 
 @api.post("/matches", status_code=201)
 async def create_match(request: Request) -> Any:
-    settings = request.app.state.settings
-    raw = await request.body()
-    if len(raw) > settings.max_frame_bytes:
-        return error_response(ProtocolError(ErrorCode.MESSAGE_TOO_LARGE, "request body too large"))
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        return error_response(ProtocolError(ErrorCode.INVALID_JSON, f"body is not valid JSON: {exc}"))
-    try:
+        body = await read_json(request)
         data = frames.validate_reset(body)
         bots = frames.resolve_house_bots(dict(data.house_bots or {}), request.app.state.settings.policies)
-        out = await request.app.state.backend.create(None, None, data.params(), bots)
+        params = data.params()
+        check_create_rate(request)
+        out = await request.app.state.backend.create(None, None, params, bots)
     except ProtocolError as exc:
         return error_response(exc)
     summary = out["summary"]

@@ -9,6 +9,10 @@ A ``queue`` request (PROTOCOL.md §7) is answered at once with ``queued``; a wai
 backend's matchmaker, repeats ``queued`` every ``queue_notify_s`` and, once the matchmaker has created the
 match, seats the connection exactly as a ``join`` with its seat token would. Any other request, ``close``
 or a disconnect leaves the queue first.
+
+Pushed ``event`` frames are on by default. With ``open_seats`` (the trusted mode for clients of the first
+public version, which read exactly one frame per request) a connection gets events only when it opts in
+with the query parameter ``?events=1``; ``?events=0`` turns them off in either mode.
 """
 
 from __future__ import annotations
@@ -59,7 +63,23 @@ def oversize(raw: str | bytes, limit: int) -> bool:
     return len(raw) > limit or (len(raw) * 4 > limit and len(raw.encode("utf-8", "surrogatepass")) > limit)
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def wants_events(ws: WebSocket, settings: ArenaSettings) -> bool:
+    """Whether this connection gets pushed ``event`` frames: ``?events=1``/``0``, else on unless ``open_seats``."""
+    value = (ws.query_params.get("events") or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return not settings.open_seats
+
+
 class RoleSession:
+    """One role socket: parses frames, forwards requests to the backend, pushes the seat's events."""
+
     def __init__(self, ws: WebSocket, role: str, backend: Backend, settings: ArenaSettings) -> None:
         self.ws = ws
         self.role = role
@@ -73,6 +93,7 @@ class RoleSession:
         self.queue_ticket: str | None = None
         self._queue_seating = False  # the waiter is seating the connection: let it finish
         self.bucket = TokenBucket(settings.rate_per_s, settings.rate_burst, settings.rate_close_rejections)
+        self.events = wants_events(ws, settings)
 
     # ----- socket loop -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -110,7 +131,7 @@ class RoleSession:
             return None
         frame_id = None
         try:
-            obj = frames.decode_object(raw)
+            obj = frames.decode_object(raw, self.settings.max_json_depth)
             frame_id = frames.echo_id(obj)
             frame = frames.parse_frame(obj)
         except ProtocolError as exc:
@@ -315,8 +336,9 @@ class RoleSession:
             async with self.send_lock:
                 if self.match_id != match_id:
                     return
-                for event in out["events"]:
-                    await self._send_unlocked({"type": "event", "data": event})
+                if self.events:
+                    for event in out["events"]:
+                        await self._send_unlocked({"type": "event", "data": event})
                 cursor = out["cursor"]
                 gone = out.get("gone")
                 if gone == "taken_over":
