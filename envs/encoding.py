@@ -70,6 +70,7 @@ N_AUDITOR_ACTIONS = 2
 """Size of the Auditor's action space."""
 AUDITOR_FEATURES = 12 + len(TASK_IDS)
 """Length of the Auditor's observation vector."""
+_AUDITOR_ANY_UNSENT = 6  # the entry of encode_auditor's vector that says a heuristic flag is left
 
 FALLBACK_ACTIONS: dict[str, dict[str, Any]] = {
     Role.FRAUDSTER.value: {"action_type": "end_turn"},
@@ -189,6 +190,8 @@ def encode_auditor(raw: Mapping[str, Any], heuristic_flags: list[tuple[str, str,
 class MatchCodec:
     """Encodes observations and decodes flat actions for every role of one match.
 
+    ``submit_audit_report`` (Auditor action 0) is sent without a report body (the report is not scored).
+
     Holds the per-match state the codecs need: the Investigator encoder's cache, the random stream
     for proposal texts (seeded from the match, ``rng.bot_seed(task, seed, "fraudster")``) and the
     HeuristicAuditor that plays the Auditor's action 1.
@@ -244,7 +247,7 @@ class MatchCodec:
             mask[AUDITOR_SUBMIT] = "submit_audit_report" in types
             mask[AUDITOR_HEURISTIC_FLAG] = bool(int(legal.get("flags_remaining") or 0) > 0
                                                 and types & {"flag_investigator", "flag_fraudster"}
-                                                and vec[6] > 0.0)
+                                                and vec[_AUDITOR_ANY_UNSENT] > 0.0)
             return RoleView(role, raw, {"observation": vec, "action_mask": mask}, mask)
         raise ValueError(f"unknown role {role!r}")
 
