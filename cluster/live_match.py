@@ -191,6 +191,8 @@ class LiveMatch:
                 times.append(d)
             if self.unattended_since is not None:
                 times.append(self.unattended_since + self.settings.idle_ttl_s)
+            if self.first_seated_at is None:
+                times.append(self.created_at + self.settings.unjoined_ttl_s)
         return min(times) if times else None
 
     def advance(self, now: float) -> str | None:
@@ -199,6 +201,9 @@ class LiveMatch:
             return "done" if now >= self.done_at + self.settings.done_linger_s else None
         if self.unattended_since is not None and now >= self.unattended_since + self.settings.idle_ttl_s:
             self._broadcast_done("abandoned")
+            return "abandoned"
+        if self.first_seated_at is None and now >= self.created_at + self.settings.unjoined_ttl_s:
+            self._broadcast_done("abandoned")  # created (e.g. anonymously over REST) and never joined
             return "abandoned"
         deadline = self.deadline()
         if deadline is not None and now >= deadline:

@@ -62,6 +62,26 @@ def _deployment_options(app_cfg: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def resolve_http(cfg: dict[str, Any], host: str | None = None, port: int | None = None) -> tuple[str, int]:
+    """The address to bind: ``host``/``port`` if given, else the config's ``http_options``, else 127.0.0.1:8000.
+
+    Loopback is the default everywhere: exposing the arena (``--host 0.0.0.0``) is an explicit choice.
+    """
+    http = dict(cfg.get("http_options") or {})
+    return host or http.get("host") or "127.0.0.1", int(port if port is not None else http.get("port", 8000))
+
+
+def exposure_notice(host: str) -> str | None:
+    """A warning line when ``host`` is reachable from other machines (None on loopback)."""
+    if host in LOOPBACK_HOSTS or host.startswith("127."):
+        return None
+    return (f"NOTE: listening on {host}: any machine that can reach this one can create matches and play; "
+            "use --host 127.0.0.1 (the default) to keep the arena local")
+
+
 def _print_urls(host: str, port: int, prefix: str) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"{shown}:{port}{prefix.rstrip('/')}"
@@ -87,9 +107,7 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
 
     cfg = load_config(config, arena_args)
     app_cfg = cfg["applications"][0]
-    http = dict(cfg.get("http_options") or {})
-    host = host or http.get("host", "127.0.0.1")
-    port = int(port if port is not None else http.get("port", 8000))
+    host, port = resolve_http(cfg, host, port)
     settings = ArenaSettings(**app_cfg["args"])
     embedded = address is None
     if embedded:
@@ -117,6 +135,9 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
         app = ArenaIngress.options(**_deployment_options(app_cfg)).bind(settings.model_dump())
         serve.run(app, name=app_cfg.get("name", "fraudarena"), route_prefix=app_cfg.get("route_prefix", "/"))
         _print_urls(host, port, app_cfg.get("route_prefix", "/"))
+        notice = exposure_notice(host)
+        if notice:
+            print(notice, flush=True)
         print(f"  archive      {settings.archive_file()}  (finished matches; --archive PATH or archive_path)",
               flush=True)
         if ready is not None:

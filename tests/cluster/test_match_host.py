@@ -158,6 +158,20 @@ def test_idle_match_is_abandoned():
     assert host.matches == {}
 
 
+def test_unjoined_match_has_its_own_short_ttl():
+    host = _host(idle_ttl_s=900, unjoined_ttl_s=60, turn_timeout_s=10_000)
+    host.create("m1", None, None, {"task_id": "task_1"}, {}, 0.0)  # anonymous (POST /api/v1/matches)
+    out = host.create("m2", None, None, {"task_id": "task_1"}, {}, 0.0)
+    host.join("m2", "auditor", "c-a", out["seat_tokens"]["auditor"], False, 30.0)
+    host.leave("m2", "auditor", "c-a", 31.0)
+    assert host.next_due() == 60.0 and host.tick(59.0) == []
+    [entry] = host.tick(60.0)
+    assert entry["match_id"] == "m1" and entry["summary"]["status"] == "abandoned"
+    assert host.tick(500.0) == [] and list(host.matches) == ["m2"]  # once joined, only idle_ttl_s applies
+    [entry] = host.tick(931.0)
+    assert entry["match_id"] == "m2"
+
+
 def test_connected_seat_keeps_match_alive_and_abandon_is_announced():
     host = _host(idle_ttl_s=30, turn_timeout_s=1000)
     mid, _ = _seated(host)
