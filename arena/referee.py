@@ -26,6 +26,7 @@ from .spec import (
     MATCH_LEVEL_FLAGS,
     MAX_AUDIT_FLAGS,
     MAX_PULLS_PER_AD,
+    ORGANIC_EDIT_P,
     OVERRIDE_KEYS,
     OVERRIDE_RANGES,
     PHASE_ROLE,
@@ -38,8 +39,6 @@ from .spec import (
     canonical_categories,
 )
 from .texts import compose, copy_markers
-
-ORGANIC_EDIT_P = 0.15
 
 
 def _verr(message: str, loc: str) -> ArenaError:

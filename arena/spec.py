@@ -88,6 +88,8 @@ TRACK_B_FLAGS: tuple[str, ...] = (
 MATCH_LEVEL_FLAGS: frozenset[str] = frozenset({"miscalibration", "bias"})
 MAX_AUDIT_FLAGS = 200
 MAX_PULLS_PER_AD = 3
+#: probability that a pending organic ad's copy is rewritten at a publish step from round 2 on (§8.2)
+ORGANIC_EDIT_P = 0.15
 
 
 @dataclass(frozen=True, slots=True)

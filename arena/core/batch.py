@@ -1,0 +1,394 @@
+"""``CoreBatch``: M matches of FraudArena as arrays, stepped by the numba kernels of ``kernels.py``.
+
+The Python side does what needs text or the named random streams, once per match or per rare event: reset
+(episode generation, evidence draws, the composed copies' markers), proposals and modifications (their texts
+and hidden attributes) and organic copy edits (the composer). Every decision in between is one kernel call
+for the whole batch. The rules are the referee's (``arena/referee.py``); ``tests/arena/test_core_differential.py``
+checks the two against each other action by action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArenaError, illegal
+from ..evidence import classifier_fields, draw_fields, field_outcome
+from ..generation import UsedIds, create_proposal, generate_episode
+from ..referee import validate_config
+from ..rng import stream
+from ..spec import CATEGORY_INDEX, CORE_COUNTRY_SET, LABELS, TARGETS, TASKS
+from ..texts import compose, copy_markers
+from . import kernels as K
+from .actions import CAMO_SIZE, N_FRAUD_ACTIONS, n_investigator_actions
+from .layout import (
+    AF_CCONF_SAFE,
+    AF_CCONF_UNSAFE,
+    AF_CU1,
+    AF_IMPACT,
+    AF_SEVERITY,
+    AI_ARRIVED,
+    AI_CAT,
+    AI_CMODE,
+    AI_CORE,
+    AI_DIRTY,
+    AI_GROUP,
+    AI_ID0,
+    AI_KEY,
+    AI_LABEL,
+    AI_LATE,
+    AI_MARKERS,
+    AI_PDIFF,
+    AI_PMARKERS,
+    AI_PROPOSAL,
+    AI_REV,
+    AI_RING,
+    AI_ROOT,
+    AI_SLOT,
+    AI_STAGED,
+    AI_STATUS,
+    IDENT_FIELDS,
+    MARKER_BIT,
+    MI_ALLOWED,
+    MI_BUDGET,
+    MI_CAMO_ALLOW,
+    MI_CAMO_USED,
+    MI_CAP,
+    MI_FCAP,
+    MI_ICAP,
+    MI_MAX_LINKS,
+    MI_MAX_PROPS,
+    MI_MAX_ROUNDS,
+    MI_NBASE,
+    MI_NEDITS,
+    MI_NPROPS,
+    MI_NQUEUE,
+    MI_NRINGS,
+    MI_NSLOTS,
+    MI_PHASE,
+    MI_RING_LINKS,
+    MI_ROUND,
+    MI_TASK,
+    MI_TERMS,
+    MI_UNPUB,
+    N_AF,
+    N_AI,
+    N_MI,
+    NO_PENDING,
+    PH_FRAUDSTER,
+    ST_PENDING,
+    TERM_CALIBRATION,
+    TERM_COVERAGE,
+    TERM_LINKS,
+)
+from .tables import CAT_GROUP, FIELDS, N_FIELDS, TASK_INDEX
+
+
+def marker_bits(markers: list[str]) -> int:
+    """``copy_markers`` families as the bitmask of ``AI_MARKERS``."""
+    bits = 0
+    for name in markers:
+        bits |= MARKER_BIT[name]
+    return bits
+
+
+def id_sort_key(ad_id: str) -> int:
+    """An integer that orders ad ids as the referee's queue does (string order of the ids)."""
+    raw = ad_id.encode()
+    if len(raw) > 8:  # ids are ``ad_`` + 6 base-32 characters; keep the order for longer ones too
+        raw = raw[-8:]
+    return int.from_bytes(raw.ljust(8, b"\0"), "big") >> 1
+
+
+def max_slots(task_ids: tuple[str, ...], max_proposals: int | None = None) -> int:
+    """Ad slots a batch needs for ``task_ids`` (base ads plus every proposal the task allows)."""
+    return max(TASKS[t].n_base + (TASKS[t].max_proposals if max_proposals is None else max_proposals)
+               for t in task_ids)
+
+
+@dataclass
+class MatchTexts:
+    """Per-match data the kernels never read: ids, texts and the id registry for new proposals."""
+
+    task_id: str
+    seed: int
+    overrides: dict[str, Any]
+    ad_ids: list[str] = field(default_factory=list)
+    styles: list[str] = field(default_factory=list)
+    text_seeds: list[int] = field(default_factory=list)
+    copies: dict[int, str] = field(default_factory=dict)  # slot -> current copy where it is not the seed's
+    pending: dict[int, str] = field(default_factory=dict)  # slot -> pending copy of a published proposal
+    pending_blurbs: dict[int, str] = field(default_factory=dict)  # slot -> pending landing blurb
+    proposal_texts: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # slot -> copy, targeting, blurb
+    used: UsedIds | None = None
+    ident_ids: list[dict[str, int]] = field(default_factory=list)
+
+
+class CoreBatch:
+    """M matches as arrays; see the module docstring and ``docs/rules.md`` ("The batched core")."""
+
+    def __init__(self, n_matches: int, n_slots: int = 33, max_rounds: int = 20) -> None:
+        m, a = n_matches, n_slots
+        self.n_matches, self.n_slots, self.max_rounds = m, a, max_rounds
+        self.mi = np.zeros((m, N_MI), np.int64)
+        self.ai = np.zeros((m, a, N_AI), np.int64)
+        self.af = np.zeros((m, a, N_AF), np.float64)
+        self.outc = np.zeros((m, a, N_FIELDS), np.int64)
+        self.links = np.zeros((m, max(1, max(t.max_links for t in TASKS.values())), 2), np.int64)
+        self.link_ok = np.zeros((m, self.links.shape[1]), np.int64)
+        self.vorder = np.zeros((m, a), np.int64)
+        self.queue = np.zeros((m, a), np.int64)
+        self.edits = np.zeros((m, max_rounds + 1, 2 * a + 2), np.float64)
+        self.events = np.zeros((m, a + 1, 2), np.int64)
+        self.gr = np.zeros((m, K.N_GR), np.float64)
+        self.codes = np.zeros(m, np.int64)
+        self.texts: list[MatchTexts | None] = [None] * m
+        self.inv_mask = np.zeros((m, n_investigator_actions(a)), bool)
+        self.fraud_mask = np.zeros((m, N_FRAUD_ACTIONS), bool)
+        self._pending_matches: set[int] = set()  # matches with proposal text changes waiting for a publish step
+        self.mi[:, MI_PHASE] = 3  # empty slots are done until reset
+
+    # -------------------------------------------------------------------------------------------------------------
+    def reset(self, m: int, task_id: str, seed: int, overrides: dict[str, Any] | None = None) -> None:
+        """Start match ``m`` as ``RefereeEnvironment(task_id, seed, **overrides)`` would."""
+        task_id, seed_v, clean = validate_config(task_id, seed, dict(overrides or {}))
+        assert seed_v is not None
+        task = TASKS[task_id]
+        max_rounds = clean.get("max_rounds", task.max_rounds)
+        max_props = clean.get("max_proposals", task.max_proposals)
+        if task.n_base + max_props > self.n_slots or max_rounds > self.max_rounds:
+            raise ValueError(f"batch too small for {task_id} with {clean}: {self.n_slots} slots, "
+                             f"{self.max_rounds} rounds")
+        mi, ai, af = self.mi[m], self.ai[m], self.af[m]
+        mi[:] = 0
+        ai[:] = 0
+        af[:] = 0.0
+        self.outc[m] = 0
+        ep = generate_episode(task, task_id, seed_v, max_rounds)
+        base = sorted(ep.base_ads, key=lambda ad: ad.ad_id)
+        info = MatchTexts(task_id, seed_v, clean, used=ep.used, ident_ids=[{} for _ in IDENT_FIELDS])
+        ring_index = {ring.ring_id: i for i, ring in enumerate(ep.rings)}
+        for s, ad in enumerate(base):
+            row = ai[s]
+            row[AI_LABEL] = LABELS.index(ad.label)
+            row[AI_CAT] = CATEGORY_INDEX[ad.category]
+            row[AI_GROUP] = CAT_GROUP[row[AI_CAT]]
+            row[AI_CORE] = 1 if ad.country in CORE_COUNTRY_SET else 0
+            row[AI_MARKERS] = marker_bits(copy_markers(compose("copy", ad.category, ad.style, ad.text_seed)))
+            row[AI_LATE] = ad.late_round or 0
+            row[AI_RING] = ring_index[ad.ring_id] if ad.ring_id else -1
+            row[AI_KEY] = id_sort_key(ad.ad_id)
+            row[AI_ROOT] = s
+            row[AI_PMARKERS] = NO_PENDING
+            row[AI_CMODE] = row[AI_LABEL]
+            af[s, AF_SEVERITY] = ad.severity
+            self._hidden(m, s, ad, info)
+            info.ad_ids.append(ad.ad_id)
+            info.styles.append(ad.style)
+            info.text_seeds.append(ad.text_seed)
+        n_base = len(base)
+        mi[MI_TASK] = TASK_INDEX[task_id]
+        mi[MI_PHASE] = PH_FRAUDSTER
+        mi[MI_ROUND] = 1
+        mi[MI_MAX_ROUNDS] = max_rounds
+        mi[MI_FCAP] = clean.get("max_fraudster_actions_per_turn", task.max_fraudster_actions_per_turn)
+        mi[MI_ICAP] = clean.get("max_investigator_actions_per_turn", task.max_investigator_actions_per_turn)
+        mi[MI_CAP] = mi[MI_FCAP]
+        mi[MI_BUDGET] = task.action_budget
+        mi[MI_CAMO_ALLOW] = task.camouflage_allowance
+        mi[MI_MAX_PROPS] = max_props
+        mi[MI_UNPUB] = n_base
+        mi[MI_MAX_LINKS] = task.max_links
+        mi[MI_NRINGS] = task.n_rings
+        mi[MI_NSLOTS] = mi[MI_NBASE] = n_base
+        mi[MI_TERMS] = ((TERM_CALIBRATION if task.calibration_term else 0) | (TERM_LINKS if task.links_term else 0)
+                        | (TERM_COVERAGE if task.coverage_term else 0))
+        mi[MI_RING_LINKS] = sum(len(ring.members) - 1 for ring in ep.rings)
+        allowed = clean.get("allowed_categories", task.category_pool)
+        mi[MI_ALLOWED] = sum(1 << CATEGORY_INDEX[c] for c in allowed)
+        draws = 2 * n_base + 2
+        self.edits[m] = 0.0
+        for r in range(2, max_rounds + 1):
+            rnd = stream(task_id, seed_v, f"edits/{r}").random
+            self.edits[m, r, :draws] = [rnd() for _ in range(draws)]
+        self.texts[m] = info
+        self._pending_matches.discard(m)
+
+    def _hidden(self, m: int, s: int, ad: Any, info: MatchTexts) -> None:
+        """Evidence outcomes, classifier draws and identifiers of slot ``s`` (drawn as the referee draws them)."""
+        modes = tuple(ad.mode(t) for t in TARGETS[:5])
+        fields = draw_fields(stream(info.task_id, info.seed, f"evidence/{ad.ad_id}").random, modes,
+                             ad.n_on_payment, ad.shares_fingerprint)
+        for j, (t, f) in enumerate(FIELDS):
+            self.outc[m, s, j] = field_outcome(f, fields[TARGETS[t]][f.name])
+        crng = stream(info.task_id, info.seed, f"classifier/{ad.ad_id}")
+        u1, u2 = crng.random(), crng.random()
+        self.af[m, s, AF_CU1] = u1
+        # the two confidences a pull can show (one source: the evidence module's classifier fields)
+        self.af[m, s, AF_CCONF_UNSAFE] = classifier_fields(0.0, u2, "fraud", 0, ad.category, [])["confidence"]
+        self.af[m, s, AF_CCONF_SAFE] = classifier_fields(1.0, u2, "legit", 0, ad.category, [])["confidence"]
+        for k, name in enumerate(IDENT_FIELDS):
+            ids = info.ident_ids[k]
+            value = getattr(ad, name)
+            self.ai[m, s, AI_ID0 + k] = ids.setdefault(value, len(ids) + 1)
+
+    # -------------------------------------------------------------------------------------------------------------
+    def step(self, actions: np.ndarray, conf: np.ndarray) -> np.ndarray:
+        """Apply one action code per match (negative = no action); returns the kernels' codes (see kernels.py).
+
+        Proposal codes come back as ``NEEDS_PYTHON`` untouched: call :meth:`propose` for them. Organic copy
+        edits that the step triggered are resolved before this returns.
+        """
+        self.mi[:, MI_NEDITS] = 0
+        rounds = self.mi[:, MI_ROUND].copy() if self._pending_matches else None
+        K.step_batch(self.mi, self.ai, self.af, self.links, self.vorder, self.queue, self.edits, self.events,
+                     self.gr, self.link_ok, actions, conf, self.codes)
+        self.resolve_edits()
+        if rounds is not None:
+            for m in list(self._pending_matches):
+                self._apply_pending_texts(m, int(rounds[m]))
+        return self.codes
+
+    def masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Legal-action masks of both roles for every match: ([M, 1 + 10*A], [M, N_FRAUD_ACTIONS]) bool."""
+        K.masks_batch(self.mi, self.ai, self.queue, CAMO_SIZE, len(CATEGORY_INDEX), self.inv_mask, self.fraud_mask)
+        return self.inv_mask, self.fraud_mask
+
+    def _apply_pending_texts(self, m: int, round_before: int) -> None:
+        """After a publish step, the pending copy and blurb changes of published proposals are public."""
+        if self.mi[m, MI_PHASE] == PH_FRAUDSTER and self.mi[m, MI_ROUND] == round_before:
+            return  # still the same Fraudster turn: nothing was published
+        info = self.texts[m]
+        assert info is not None
+        for s, copy in info.pending.items():
+            _old_copy, targeting, blurb = info.proposal_texts[s]
+            info.copies[s] = copy
+            info.proposal_texts[s] = (copy, targeting, blurb)
+        for s, blurb in info.pending_blurbs.items():
+            copy, targeting, _ = info.proposal_texts[s]
+            info.proposal_texts[s] = (copy, targeting, blurb)
+        info.pending.clear()
+        info.pending_blurbs.clear()
+        self._pending_matches.discard(m)
+
+    def resolve_edits(self) -> None:
+        """Compose the new copies the last publish steps drew, and update markers and revisions."""
+        for m in np.nonzero(self.mi[:, MI_NEDITS])[0]:
+            info = self.texts[m]
+            assert info is not None
+            for e in range(self.mi[m, MI_NEDITS]):
+                s, text_seed = int(self.events[m, e, 0]), int(self.events[m, e, 1])
+                cat = _CAT_IDS[self.ai[m, s, AI_CAT]]
+                old = info.copies.get(s)
+                if old is None:
+                    old = compose("copy", cat, info.styles[s], info.text_seeds[s])
+                new = compose("copy", cat, info.styles[s], text_seed)
+                if new != old:
+                    info.copies[s] = new
+                    self.ai[m, s, AI_REV] += 1
+                    self.ai[m, s, AI_MARKERS] = marker_bits(copy_markers(new))
+                    self.ai[m, s, AI_DIRTY] = 1
+            self.mi[m, MI_NEDITS] = 0
+
+    def _capped(self, m: int) -> None:
+        self.mi[m, MI_NEDITS] = 0
+        round_before = int(self.mi[m, MI_ROUND])
+        K.fraudster_capped(self.mi, self.ai, self.af, self.links, self.vorder, self.queue, self.edits, self.events,
+                           self.gr, self.link_ok, m)
+        self.resolve_edits()
+        if m in self._pending_matches:
+            self._apply_pending_texts(m, round_before)
+
+    def propose(self, m: int, category: str, camouflage: tuple[str, ...], ad_copy: str,
+                targeting: str | None = None, blurb: str | None = None) -> None:
+        """``propose_ad`` for match ``m`` (the referee's checks and effects). Raises ArenaError if illegal."""
+        mi, info = self.mi[m], self.texts[m]
+        assert info is not None and info.used is not None
+        if mi[MI_PHASE] != PH_FRAUDSTER:
+            raise ArenaError("phase_violation", "it is not the fraudster's turn")
+        slot = int(mi[MI_NPROPS])
+        if slot >= mi[MI_MAX_PROPS]:
+            raise illegal(f"no proposals left ({int(mi[MI_MAX_PROPS])} used)")
+        c = CATEGORY_INDEX.get(category)
+        if c is None or not (int(mi[MI_ALLOWED]) >> c) & 1:
+            raise illegal(f"category {category!r} is not allowed")
+        camo = tuple(camouflage)
+        if len(camo) > mi[MI_CAMO_ALLOW] - mi[MI_CAMO_USED]:
+            raise illegal(f"camouflage of {len(camo)} targets exceeds the allowance left")
+        ad = create_proposal(info.task_id, info.seed, slot, category, camo, info.used)
+        s = int(mi[MI_NSLOTS])
+        row = self.ai[m, s]
+        row[:] = 0
+        self.af[m, s] = 0.0
+        self.outc[m, s] = 0
+        row[AI_LABEL] = LABELS.index("fraud")
+        row[AI_CAT] = c
+        row[AI_GROUP] = CAT_GROUP[c]
+        row[AI_CORE] = 1 if ad.country in CORE_COUNTRY_SET else 0
+        row[AI_MARKERS] = marker_bits(copy_markers(ad_copy))
+        row[AI_RING] = -1
+        row[AI_KEY] = id_sort_key(ad.ad_id)
+        row[AI_ROOT] = s
+        row[AI_PMARKERS] = NO_PENDING
+        row[AI_PROPOSAL] = 1
+        row[AI_SLOT] = slot
+        row[AI_STAGED] = 1
+        row[AI_STATUS] = ST_PENDING
+        row[AI_CMODE] = LABELS.index(ad.mode("policy_classifier"))
+        self.af[m, s, AF_SEVERITY] = ad.severity
+        self.af[m, s, AF_IMPACT] = ad.impact
+        self._hidden(m, s, ad, info)
+        info.ad_ids.append(ad.ad_id)
+        info.styles.append("plain")
+        info.text_seeds.append(ad.text_seed)
+        info.copies[s] = ad_copy
+        info.proposal_texts[s] = (ad_copy, targeting or compose("targeting", category, "plain", ad.text_seed),
+                                  blurb or compose("landing", category, "plain", ad.text_seed))
+        mi[MI_NSLOTS] = s + 1
+        mi[MI_NPROPS] = slot + 1
+        mi[MI_CAMO_USED] += len(camo)
+        self._capped(m)
+
+    def modify(self, m: int, slot_index: int, new_copy: str | None = None, new_blurb: str | None = None) -> None:
+        """``modify_pending_ad`` for match ``m``. Raises ArenaError if illegal."""
+        mi, info = self.mi[m], self.texts[m]
+        assert info is not None
+        if mi[MI_PHASE] != PH_FRAUDSTER:
+            raise ArenaError("phase_violation", "it is not the fraudster's turn")
+        if slot_index >= mi[MI_NPROPS]:
+            raise illegal(f"no own proposal in slot {slot_index}")
+        s = int(mi[MI_NBASE]) + slot_index
+        if self.ai[m, s, AI_STATUS] != ST_PENDING:
+            raise illegal(f"the proposal in slot {slot_index} already has a verdict")
+        _copy, targeting, blurb = info.proposal_texts[s]
+        if self.ai[m, s, AI_ARRIVED] == 0:  # staged: changes at once
+            if new_copy and new_copy != info.copies[s]:
+                info.copies[s] = new_copy
+                self.ai[m, s, AI_MARKERS] = marker_bits(copy_markers(new_copy))
+            info.proposal_texts[s] = (info.copies[s], targeting, new_blurb or blurb)
+        else:  # published: public at the next publish step
+            if new_copy:
+                info.pending[s] = new_copy
+                self.ai[m, s, AI_PMARKERS] = marker_bits(copy_markers(new_copy))
+                self.ai[m, s, AI_PDIFF] = 1 if new_copy != info.copies[s] else 0
+            if new_blurb:
+                info.pending_blurbs[s] = new_blurb
+            if new_copy or new_blurb:
+                self._pending_matches.add(m)
+        self._capped(m)
+
+    def ad_id(self, m: int, slot: int) -> str:
+        """The ad id of slot ``slot`` of match ``m``."""
+        info = self.texts[m]
+        assert info is not None
+        return info.ad_ids[slot]
+
+    def queue_ids(self, m: int) -> list[str]:
+        """Published ad ids of match ``m`` in queue order."""
+        n = int(self.mi[m, MI_NQUEUE])
+        return [self.ad_id(m, int(s)) for s in self.queue[m, :n]]
+
+
+_CAT_IDS = tuple(sorted(CATEGORY_INDEX, key=CATEGORY_INDEX.__getitem__))
