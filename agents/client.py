@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 import threading
 from collections import deque
 from typing import Any
@@ -36,6 +37,38 @@ class ConnectionClosed(ServerError):
     def __init__(self, code: int | None, reason: str = "") -> None:
         super().__init__("connection_closed", f"socket closed ({code}) {reason}".strip())
         self.close_code = code
+
+
+class CannotConnect(ConnectionError):
+    """The WebSocket could not be opened; ``reason`` says why in a few words.
+
+    Nothing listening (``refused``), an unknown host, no answer within ``open_timeout``, a URL that is not
+    ``ws://``/``wss://``, or an HTTP answer other than the upgrade (not a FraudArena server, or a wrong path).
+    A ``ConnectionError``, so ``except OSError`` handlers still catch it.
+    """
+
+    def __init__(self, url: str, reason: str, refused: bool = False) -> None:
+        super().__init__(f"cannot connect to {url}: {reason}")
+        self.url = url
+        self.base_url = _base(url)
+        self.reason = reason
+        self.refused = refused
+
+
+def _connect_failure(url: str, exc: BaseException, open_timeout: float) -> CannotConnect:
+    """The :class:`CannotConnect` for an exception raised by ``websockets.connect``."""
+    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
+        return CannotConnect(url, "connection refused", refused=True)
+    if isinstance(exc, socket.gaierror):
+        return CannotConnect(url, f"unknown host ({exc.strerror})")
+    if isinstance(exc, TimeoutError):
+        return CannotConnect(url, f"no answer within {open_timeout:g} s")
+    if isinstance(exc, websockets.InvalidURI):
+        return CannotConnect(url, "not a ws:// or wss:// URL")
+    if isinstance(exc, websockets.InvalidStatus):
+        return CannotConnect(url, f"HTTP {exc.response.status_code} instead of a WebSocket (wrong URL, or not a "
+                                  "FraudArena server?)")
+    return CannotConnect(url, str(exc) or type(exc).__name__)
 
 
 def _base(url: str) -> str:
@@ -81,8 +114,12 @@ class RoleClient:
         await self.close()
 
     async def connect(self) -> None:
-        self.ws = await websockets.connect(self.url, open_timeout=self.open_timeout, max_size=4 * 1024 * 1024,
-                                           ping_interval=20, ping_timeout=20, compression=self.compression)
+        """Open the socket; raises :class:`CannotConnect` (with the reason) if it cannot be opened."""
+        try:
+            self.ws = await websockets.connect(self.url, open_timeout=self.open_timeout, max_size=4 * 1024 * 1024,
+                                               ping_interval=20, ping_timeout=20, compression=self.compression)
+        except (OSError, websockets.InvalidURI, websockets.InvalidHandshake) as exc:  # TimeoutError is an OSError
+            raise _connect_failure(self.url, exc, self.open_timeout) from exc
         self.closed = asyncio.get_running_loop().create_future()
         self._reader = asyncio.get_running_loop().create_task(self._read())
 

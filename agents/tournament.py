@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .play import play_match
@@ -39,24 +39,44 @@ class PairingResult:
         return 1.96 * math.sqrt(var / n)
 
 
+class SeedSpecError(ValueError):
+    """A seed list that :func:`parse_seeds` cannot read; the message says what was wrong."""
+
+
 def parse_seeds(spec: str) -> list[int]:
-    """Parse ``"0-199"``, ``"5"`` or ``"1,2,10-12"`` into a list of seeds."""
+    """Parse ``"0-199"``, ``"5"`` or ``"1,2,10-12"`` into a list of seeds.
+
+    Raises :class:`SeedSpecError` (a ``ValueError``) naming the bad part for anything else: a part
+    that is not a non-negative integer or ``lo-hi`` range, a range with ``lo > hi``, or no seed at all.
+    """
     seeds: list[int] = []
     for part in spec.split(","):
         part = part.strip()
         if not part:
             continue
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            seeds.extend(range(int(lo), int(hi) + 1))
+        where = repr(part) if part == spec.strip() else f"{part!r} in {spec!r}"
+        lo, sep, hi = part.partition("-")
+        if not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
+            raise SeedSpecError(f"bad seed range {where}: expected seeds like 0-199 or 1,2,5-9")
+        if sep:
+            first, last = int(lo), int(hi)
+            if first > last:
+                raise SeedSpecError(f"bad seed range {where}: {first} > {last}")
+            seeds.extend(range(first, last + 1))
         else:
-            seeds.append(int(part))
+            seeds.append(int(lo))
+    if not seeds:
+        raise SeedSpecError(f"no seeds in {spec!r}: expected seeds like 0-199 or 1,2,5-9")
     return seeds
 
 
+MatchDone = Callable[[PairingResult], None]
+"""Called after every match of a tournament with the pairing it belongs to (``n`` matches played so far)."""
+
+
 def run_pairing(task_id: str, seeds: Iterable[int], fraudster: str, investigator: str,
-                auditor: str = "heuristic") -> PairingResult:
-    """Play one pairing over ``seeds``."""
+                auditor: str = "heuristic", on_match: MatchDone | None = None) -> PairingResult:
+    """Play one pairing over ``seeds``; ``on_match`` is called after each match."""
     res = PairingResult(task_id, fraudster, investigator, auditor)
     for seed in seeds:
         rec = play_match(task_id, seed, fraudster=fraudster, investigator=investigator, auditor=auditor)
@@ -64,10 +84,14 @@ def run_pairing(task_id: str, seeds: Iterable[int], fraudster: str, investigator
         for role, value in rec["rewards"].items():
             res.rewards[role].append(value)
         res.end_reasons[rec["end_reason"]] = res.end_reasons.get(rec["end_reason"], 0) + 1
+        if on_match is not None:
+            on_match(res)
     return res
 
 
 def run_tournament(task_ids: Sequence[str], seeds: Sequence[int], fraudsters: Sequence[str],
-                   investigators: Sequence[str], auditor: str = "heuristic") -> list[PairingResult]:
-    """Every fraudster against every investigator on every task."""
-    return [run_pairing(t, seeds, f, i, auditor) for t in task_ids for f in fraudsters for i in investigators]
+                   investigators: Sequence[str], auditor: str = "heuristic",
+                   on_match: MatchDone | None = None) -> list[PairingResult]:
+    """Every fraudster against every investigator on every task; ``on_match`` reports progress."""
+    return [run_pairing(t, seeds, f, i, auditor, on_match)
+            for t in task_ids for f in fraudsters for i in investigators]

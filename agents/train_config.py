@@ -5,15 +5,37 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
+
+RUN_PREFIX = "selfplay"
+"""Prefix of the run names that :func:`unique_run_name` makes."""
+
+
+def unique_run_name(runs_dir: str | Path, prefix: str = RUN_PREFIX, now: datetime | None = None) -> str:
+    """A run name not yet used under ``runs_dir``: ``<prefix>-YYYYmmdd-HHMMSS`` (local time), with ``-2``,
+    ``-3``, ... appended while taken. The run directory is created here, so two runs started in the same
+    second cannot both get it."""
+    stamp = f"{prefix}-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}"
+    root = Path(runs_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        name = stamp if n == 1 else f"{stamp}-{n}"
+        try:
+            (root / name).mkdir()
+        except FileExistsError:
+            continue
+        return name
+    raise RuntimeError(f"no free run name {stamp}-<n> under {root}")
 
 
 @dataclass
 class TrainConfig:
     """Self-play PPO configuration. Every field can be set from a ``--config`` JSON or TOML file."""
 
-    run_name: str = "selfplay"
-    """Name of the run; the run directory is ``<runs_dir>/<run_name>``."""
+    run_name: str = ""
+    """Name of the run; the run directory is ``<runs_dir>/<run_name>``. Empty: a fresh
+    ``selfplay-YYYYmmdd-HHMMSS`` per run (:func:`unique_run_name`), so no run overwrites another."""
     runs_dir: str = "runs"
     """Parent directory of run directories (TensorBoard logs, checkpoints, metrics.jsonl)."""
     seed: int = 1
@@ -102,6 +124,7 @@ class TrainConfig:
     """Fraction of finished training matches sent to the history archive (batched)."""
 
     def to_dict(self) -> dict:
+        """Plain JSON-able dict (tuples as lists), as written to ``config.json`` and checkpoints."""
         d = asdict(self)
         d["task_ids"] = list(self.task_ids)
         d["learn_roles"] = list(self.learn_roles)
@@ -109,6 +132,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
+        """Build from a dict such as :meth:`to_dict`'s; unknown keys raise ``ValueError``."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -13,6 +13,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +26,7 @@ from .neural_policy import save_checkpoint
 from .ppo import PPOLearner
 from .ratings import Elo, investigator_score
 from .selfplay import RolloutResult, SelfPlayRunner
-from .train_config import TrainConfig
+from .train_config import TrainConfig, unique_run_name
 
 ArchiveSink = Callable[[list[dict], dict[str, Any]], None]
 
@@ -95,6 +96,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, collector: Collector, run_dir: str | Path | None = None,
                  resume: str | Path | None = None, archive_sink: ArchiveSink | None = None,
                  progress: bool = True, log: Callable[[str], None] | None = None) -> None:
+        if run_dir is None and not config.run_name:  # a fresh directory per run, never a shared default
+            config = replace(config, run_name=unique_run_name(config.runs_dir))
         self.config = config
         self.collector = collector
         self.run_dir = Path(run_dir or Path(config.runs_dir) / config.run_name)
@@ -214,28 +217,30 @@ class Trainer:
             w.flush()
 
     def train(self, iterations: int | None = None, minutes: float | None = None) -> dict[str, Any]:
-        """Run until ``iterations`` more iterations or ``minutes`` of wall time; checkpoints at the end."""
+        """Run until ``iterations`` more iterations or ``minutes`` of wall time; checkpoints at the end.
+
+        The progress bar (and each ``log`` line) counts toward whichever stop is set: the wall-clock
+        budget when ``minutes`` is given (the bar is in seconds), the iteration budget otherwise.
+        """
         cfg = self.config
         iterations = cfg.iterations if iterations is None else iterations
         minutes = cfg.minutes if minutes is None else minutes
-        deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=iterations, desc="train", unit="it", dynamic_ncols=True)
+        budget_s = None if minutes is None else 60.0 * minutes
         start = self.iteration
         t0 = time.monotonic()
+        bar = _StopBar(iterations, budget_s) if self.progress else None
         try:
             while self.iteration - start < iterations:
-                if deadline is not None and time.monotonic() >= deadline:
+                if budget_s is not None and time.monotonic() - t0 >= budget_s:
                     break
                 st = self.step()
+                done = self.iteration - start
+                toward = (f"{time.monotonic() - t0:.0f}/{budget_s:.0f} s" if budget_s is not None
+                          else f"{done}/{iterations}")
                 line = _progress_line(st, self.total_matches)
                 if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(line)
-                self.log(f"iter {self.iteration}: {line}")
+                    bar.advance(done, time.monotonic() - t0, line)
+                self.log(f"iter {self.iteration} ({toward}): {line}")
         finally:
             if bar is not None:
                 bar.close()
@@ -244,9 +249,38 @@ class Trainer:
             if w:
                 w.close()
                 self._writer = None
-        return {"iterations": self.iteration, "checkpoint": str(ckpt), "run_dir": str(self.run_dir),
-                "matches": self.total_matches, "env_steps": self.total_env_steps,
+        return {"iterations": self.iteration, "new_iterations": self.iteration - start, "checkpoint": str(ckpt),
+                "run_dir": str(self.run_dir), "matches": self.total_matches, "env_steps": self.total_env_steps,
                 "seconds": time.monotonic() - t0, "last": self.history[-1] if self.history else {}}
+
+
+class _StopBar:
+    """A tqdm bar toward the run's real stop: seconds of the wall-clock budget, or iterations."""
+
+    def __init__(self, iterations: int, budget_s: float | None) -> None:
+        from tqdm import tqdm
+
+        self.budget_s = budget_s
+        self.iterations = iterations
+        if budget_s is None:
+            self.bar = tqdm(total=iterations, desc="train", unit="it", dynamic_ncols=True)
+        else:
+            self.total = max(1, round(budget_s))
+            self.bar = tqdm(total=self.total, desc="train", unit="s", dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s{postfix}")
+
+    def advance(self, done: int, elapsed_s: float, line: str) -> None:
+        """Show ``done`` iterations after ``elapsed_s`` seconds, with ``line`` as the postfix."""
+        if self.budget_s is None:
+            self.bar.update(done - self.bar.n)
+            self.bar.set_postfix_str(line)
+        else:
+            self.bar.n = min(self.total, round(elapsed_s))
+            self.bar.set_postfix_str(f"iter {done} {line}")  # refreshes the bar
+
+    def close(self) -> None:
+        """Leave the bar on screen as it ended."""
+        self.bar.close()
 
 
 def _progress_line(st: dict[str, float], total_matches: int) -> str:

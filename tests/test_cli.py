@@ -48,7 +48,7 @@ def test_arena_play_summary_and_bad_task() -> None:
     assert "grader score" in out.stdout and "rewards" in out.stdout
     bad = run_cli("arena", "play", "--task", "task_9")
     assert bad.returncode == 2
-    assert "unknown task_id" in bad.stdout
+    assert "unknown task_id" in bad.stderr and bad.stderr.count("\n") == 1
 
 
 def test_arena_tournament_table_and_json() -> None:
