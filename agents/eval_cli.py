@@ -130,8 +130,13 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(result: dict[str, Any], metrics_file: Path | None, out_png: Path) -> Path:
-    """Training curves (if ``metrics_file`` exists) and evaluation bars with CIs, as one PNG."""
+def figure(result: dict[str, Any], metrics_file: Path | None) -> Any:
+    """The evaluation figure (a matplotlib ``Figure``, Agg backend): three labelled panels.
+
+    Left and middle: the Investigator's and the Fraudster's training curves from ``metrics.jsonl`` (if
+    ``metrics_file`` exists) against the iteration; right: the evaluation's mean grader score and
+    Fraudster reward per matchup with 95% CIs.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,8 +153,9 @@ def plot(result: dict[str, Any], metrics_file: Path | None, out_png: Path) -> Pa
         if pts:
             ax.plot(*zip(*pts, strict=True), label=label)
     ax.set_title("Investigator during training")
-    ax.set_xlabel("iteration")
-    ax.legend(fontsize=8)
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("grader score / reward (mean per iteration)")
+    _legend(ax)
     ax = axes[1]
     for key, label in (("fraudster/reward_vs_scripted", "learned fraud reward vs scripted inv"),
                        ("fraudster/reward", "fraud reward (live)"),
@@ -158,8 +164,9 @@ def plot(result: dict[str, Any], metrics_file: Path | None, out_png: Path) -> Pa
         if pts:
             ax.plot(*zip(*pts, strict=True), label=label)
     ax.set_title("Fraudster during training")
-    ax.set_xlabel("iteration")
-    ax.legend(fontsize=8)
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("Fraudster reward (mean per iteration)")
+    _legend(ax)
     ax = axes[2]
     names = list(result["matchups"])
     x = np.arange(len(names))
@@ -170,8 +177,23 @@ def plot(result: dict[str, Any], metrics_file: Path | None, out_png: Path) -> Pa
     ax.set_xticks(x, names, rotation=20, fontsize=8)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_title(f"Evaluation on {', '.join(result['tasks'])} ({result['n_seeds']} seeds, 95% CI)")
-    ax.legend(fontsize=8)
+    ax.set_xlabel("matchup (fraudster vs investigator)")
+    ax.set_ylabel("mean over matches (±95% CI)")
+    _legend(ax)
     fig.tight_layout()
+    return fig
+
+
+def _legend(ax: Any) -> None:
+    if ax.get_legend_handles_labels()[0]:  # an empty legend only warns
+        ax.legend(fontsize=8)
+
+
+def plot(result: dict[str, Any], metrics_file: Path | None, out_png: Path) -> Path:
+    """Write :func:`figure` as a PNG to ``out_png``; returns the path."""
+    fig = figure(result, metrics_file)  # selects the Agg backend before pyplot is imported here
+    import matplotlib.pyplot as plt
+
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
