@@ -1,22 +1,19 @@
 """Deadlines, idle matches, the live-match cap, archive eviction and open seats, on the ``/limits`` arena.
 
 That arena runs with ``turn_timeout_s=1.5``, ``idle_ttl_s=3``, ``max_live_matches=3``,
-``archive_capacity=3`` and ``open_seats`` on (see conftest).
+``archive_capacity=3`` and ``open_seats`` on (see conftest): its role sockets get events only with
+``?events=1``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 import httpx
 import pytest
-import websockets
-from serve_helpers import until
+from serve_helpers import strict_first_version_match, until
 
-from fraudarena.agents import make_bot
-from fraudarena.agents.client import RoleClient, my_turn
-from fraudarena.arena.rng import bot_seed
+from fraudarena.agents.client import RoleClient
 
 pytestmark = [pytest.mark.ray, pytest.mark.serve]
 
@@ -25,52 +22,16 @@ def _live(api: str) -> int:
     return httpx.get(f"{api}/health").json()["live_matches"]
 
 
-async def _legacy_seat(url: str, role: str, first: dict, mid: str | None) -> dict:
-    """A client of the first public version: join {match_id}, then poll obs and step; ignores events."""
-    async with websockets.connect(f"{url}/ws/{role}") as ws:
-
-        async def call(frame: dict) -> dict:
-            await ws.send(json.dumps(frame))
-            while True:
-                reply = json.loads(await ws.recv())
-                if reply["type"] != "event":
-                    return reply
-
-        if mid is None:
-            obs = (await call({"type": "reset", "data": first}))["data"]
-            first["match_id"] = obs["match_id"]
-        else:
-            obs = (await call({"type": "join", "data": {"match_id": mid}}))["data"]
-        bot = make_bot("scripted", role, bot_seed(first["task_id"], first["seed"], role))
-        while not obs["done"]:
-            if my_turn(obs):
-                reply = await call({"type": "step", "data": bot.act(obs)})
-                assert reply["type"] == "observation", reply
-                obs = reply["data"]
-            else:
-                await asyncio.sleep(0.1)
-                obs = (await call({"type": "obs"}))["data"]
-        state = (await call({"type": "state"}))["data"]
-        assert state["done"] is True and "record" in state
-        return obs
-
-
-async def _legacy_match(url: str) -> list[dict]:
-    first = {"task_id": "task_1", "seed": 13}
-    creator = asyncio.create_task(_legacy_seat(url, "fraudster", first, None))
-    while "match_id" not in first:
-        await asyncio.sleep(0.01)
-    others = [_legacy_seat(url, r, first, first["match_id"]) for r in ("investigator", "auditor")]
-    return await asyncio.gather(creator, *others)
-
-
 def test_legacy_client_plays_unchanged_with_open_seats(limits_arena):
-    finals = asyncio.run(_legacy_match(limits_arena.ws))
+    """Strict first-version clients (one frame read per request, no events expected) under Serve."""
+    finals = asyncio.run(strict_first_version_match(limits_arena.ws))
     assert {f["record"]["end_reason"] for f in finals} and finals[0]["record"] == finals[2]["record"]
 
 
 async def _stalled(url: str) -> tuple[list[dict], dict]:
-    async with RoleClient(url, "fraudster") as fr:
+    fr = RoleClient(url, "fraudster")
+    fr.url += "?events=1"  # open_seats: events only for connections that opt in
+    async with fr:
         await fr.reset(task_id="task_1", house_bots={"investigator": "scripted", "auditor": "scripted"})
         events = []
         while True:  # never act: every fraudster turn ends by deadline

@@ -74,3 +74,35 @@ def test_openenv_close_archives_abandoned(main_arena):
     mid = asyncio.run(_close_abandons(main_arena.ws))
     summary = httpx.get(f"{main_arena.http}/api/v1/matches/{mid}").json()
     assert summary["status"] == "abandoned"
+
+
+def test_openenv_validate_passes_against_serve(main_arena):
+    validation = pytest.importorskip("openenv.cli._validation")
+    report = validation.validate_running_environment(main_arena.http)
+    assert report["passed"], [c for c in report["criteria"] if not c["passed"]]
+    listed = httpx.post(f"{main_arena.http}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).json()
+    assert "get_match" in {t["name"] for t in listed["result"]["tools"]}
+
+
+async def _sequential_then_flood(url: str) -> tuple[int, list[dict]]:
+    async with websockets.connect(f"{url}/ws") as ws:
+
+        async def send(frame: dict) -> dict:
+            await ws.send(json.dumps(frame))
+            return json.loads(await ws.recv())
+
+        assert (await send({"type": "reset", "data": {"seed": 3, "task_id": "task_1"}}))["type"] == "observation"
+        sequential = [await send({"type": "state"}) for _ in range(80)]  # twice the old 40-frame burst
+        ok = sum(r["type"] == "state" for r in sequential)
+        for _ in range(60):  # pipelined: replies are not awaited
+            await ws.send(json.dumps({"type": "state"}))
+        flood = [json.loads(await asyncio.wait_for(ws.recv(), 60)) for _ in range(60)]
+    return ok, flood
+
+
+def test_openenv_ws_limits_frames_in_flight_not_per_second(main_arena):
+    ok, flood = asyncio.run(_sequential_then_flood(main_arena.ws))
+    assert ok == 80
+    refused = [r for r in flood if r["type"] == "error"]
+    assert refused and {r["data"]["reason"] for r in refused} == {"too_many_pending"}
+    assert flood[0]["type"] == "state"

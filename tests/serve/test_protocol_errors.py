@@ -32,6 +32,7 @@ async def _errors(url: str) -> None:
         assert await _code(inv, "x", raw="{not json") == "invalid_json"
         assert await _code(inv, "x", raw="[1, 2]") == "invalid_json"
         assert await _code(inv, "x", raw='{"data": {}}') == "invalid_json"
+        assert await _code(inv, "x", raw="[" * 20_000 + "]" * 20_000) == "invalid_json"  # depth > 64, no drop
         assert await _code(inv, "fly") == "unknown_type"
         assert await _code(inv, "obs") == "no_match"
         assert await _code(inv, "step", {"action_type": "end_turn"}) == "no_match"
