@@ -1,8 +1,10 @@
 """Role-filtered views of a match's history for REST (PROTOCOL.md §6 ``/matches/{id}/events``).
 
 Before ``done`` a seat sees its own accepted actions in full, other roles' actions only as far as its
-observation shows them, and phase changes; without a token only phase changes. After ``done`` every
-accepted action is shown with its global index.
+observation shows them, and phase changes. Without a token (a spectator) it is what every seat's view shows:
+phase changes, the Investigator's pulls and verdicts as the public ``AdView`` shows them (ad, target; ad,
+verdict, confidence; no rationale, no Finding) and, in ``audit_phase``, the Auditor's flags; never a
+Fraudster action or a link. After ``done`` every accepted action is shown with its global index.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ _FRAUDSTER_SEES = {"investigate": ("action_type", "ad_id", "investigation_target
 
 
 def _visible(viewer: str | None, actor: str, action: dict[str, Any], phase_now: str) -> dict[str, Any] | None:
+    if viewer is None:
+        return _public(actor, action)
     if viewer == actor:
         return dict(action)
     if viewer == "fraudster" and actor == "investigator":
@@ -25,6 +29,16 @@ def _visible(viewer: str | None, actor: str, action: dict[str, Any], phase_now: 
         if keys:
             return {k: action[k] for k in keys if k in action}
     if viewer == "auditor" and phase_now in ("audit_phase", "done"):
+        return dict(action)
+    return None
+
+
+def _public(actor: str, action: dict[str, Any]) -> dict[str, Any] | None:
+    """What a spectator may see of a live match's action: only what every seat's observation already shows."""
+    if actor == "investigator":
+        keys = _FRAUDSTER_SEES.get(str(action.get("action_type")))
+        return {k: action[k] for k in keys if k in action} if keys else None
+    if actor == "auditor":  # the Auditor acts only in audit_phase, when no other seat can act any more
         return dict(action)
     return None
 
@@ -37,11 +51,10 @@ def match_events(match: LiveMatch, viewer: str | None) -> list[dict[str, Any]]:
     changes = {c["after"]: c for c in match.phase_log}
     out: list[dict[str, Any]] = []
     for i, entry in enumerate(match.action_log, start=1):
-        if viewer is not None:
-            shown = _visible(viewer, entry["role"], entry["action"], phase_now)
-            if shown is not None:
-                out.append({"kind": "action", "round": entry["round"], "phase": entry["phase"],
-                            "role": entry["role"], "action": shown})
+        shown = _visible(viewer, entry["role"], entry["action"], phase_now)
+        if shown is not None:
+            out.append({"kind": "action", "round": entry["round"], "phase": entry["phase"],
+                        "role": entry["role"], "action": shown})
         change = changes.get(i)
         if change is not None:
             out.append({"kind": "phase_changed", "round": change["round"], "phase": change["phase"],

@@ -207,6 +207,14 @@ def test_public_events_before_done_are_role_filtered():
     assert all(e["kind"] == "phase_changed" for e in host.public_events(mid, None))
     own = host.public_events(mid, out["seat_tokens"]["fraudster"])
     assert any(e["kind"] == "action" and e["role"] == "fraudster" for e in own)
+    inv_bot = make_bot("scripted", "investigator", 1)
+    while host.matches[mid].env.current_role == "investigator":
+        host.step(mid, "investigator", "c-i", inv_bot.act(host.observe(mid, "investigator", "c-i")), None, 1.0)
+    public = host.public_events(mid, None)  # a spectator: the Investigator's moves as every AdView shows them
+    shown = [e["action"] for e in public if e["kind"] == "action"]
+    assert shown and all(e["role"] == "investigator" for e in public if e["kind"] == "action")
+    assert all(set(a) <= {"action_type", "ad_id", "investigation_target", "verdict", "confidence"} for a in shown)
+    assert [e["n"] for e in public] == list(range(1, len(public) + 1))
     with pytest.raises(ProtocolError) as e:
         host.public_events(mid, "not-a-token")
     assert _code(e) == "unauthorized"
