@@ -125,28 +125,28 @@ def test_oversized_rest_bodies_are_refused_before_they_are_read(tmp_path):
 
 
 def test_unjoined_anonymous_match_expires_and_creation_is_limited(tmp_path):
-    settings = ArenaSettings(archive_path=str(tmp_path / "c.sqlite3"), unjoined_ttl_s=0.5, idle_ttl_s=900,
+    settings = ArenaSettings(archive_path=str(tmp_path / "c.sqlite3"), unjoined_ttl_s=1.5, idle_ttl_s=900,
                              create_burst=3, create_per_min=6)
     with UvicornThread(baseline_app(settings)) as srv:
         api = f"{srv.http}/api/v1"
-        made = [httpx.post(f"{api}/matches", json={"task_id": "task_1"}) for _ in range(3)]
-        assert [r.status_code for r in made] == [201, 201, 201]
-        over = httpx.post(f"{api}/matches", json={"task_id": "task_1"})
-        assert over.status_code == 429 and over.json()["error"]["code"] == "rate_limited"
-        assert int(over.headers["Retry-After"]) >= 5  # 6 a minute: the next one in ~10 s
-        assert httpx.get(f"{api}/info").status_code == 200  # only creation is limited
-        joined = made[0].json()
+        first = httpx.post(f"{api}/matches", json={"task_id": "task_1"})
+        assert first.status_code == 201
+        joined = first.json()
 
         async def join_and_leave() -> None:
             async with RoleClient(srv.url, "fraudster") as c:
                 await c.join(joined["match_id"], joined["seat_tokens"]["fraudster"])
 
-        asyncio.run(join_and_leave())  # joined once: now only the ordinary idle TTL applies
-        deadline = time.monotonic() + 10
+        asyncio.run(join_and_leave())  # joined once: from now on only the ordinary idle TTL applies
+        made = [httpx.post(f"{api}/matches", json={"task_id": "task_1"}) for _ in range(2)]
+        assert [r.status_code for r in made] == [201, 201]
+        over = httpx.post(f"{api}/matches", json={"task_id": "task_1"})
+        assert over.status_code == 429 and over.json()["error"]["code"] == "rate_limited"
+        assert int(over.headers["Retry-After"]) >= 5  # 6 a minute: the next one in ~10 s
+        assert httpx.get(f"{api}/info").status_code == 200  # only creation is limited
+        deadline = time.monotonic() + 15
         while httpx.get(f"{api}/health").json()["live_matches"] > 1:
             assert time.monotonic() < deadline, "unjoined matches were not archived"
             time.sleep(0.1)
-        states = {r.json()["match_id"]: httpx.get(f"{api}/matches/{r.json()['match_id']}").json()["status"]
-                  for r in made}
-        assert states.pop(joined["match_id"]) == "live"
-        assert set(states.values()) == {"abandoned"}
+        assert httpx.get(f"{api}/matches/{joined['match_id']}").json()["status"] == "live"
+        assert {httpx.get(f"{api}/matches/{r.json()['match_id']}").json()["status"] for r in made} == {"abandoned"}
