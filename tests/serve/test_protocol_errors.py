@@ -89,3 +89,20 @@ def test_protocol_errors_keep_the_connection_serving(main_arena):
 
 def test_rate_limit_answers_then_recovers(main_arena):
     asyncio.run(_rate_limit(main_arena.ws))
+
+
+def test_oversized_body_is_refused_through_the_serve_proxy(main_arena):
+    """A declared 10 MB body is answered 413 though only 100 bytes of it ever arrive (Serve's proxy streams)."""
+    import socket
+
+    head = ("POST /api/v1/matches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 10000000\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", main_arena.port), timeout=30) as s:
+        s.sendall(head + b" " * 100)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 413"), data[:200]
