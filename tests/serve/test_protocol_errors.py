@@ -95,8 +95,8 @@ def test_oversized_body_is_refused_through_the_serve_proxy(main_arena):
     """A declared 10 MB body is answered 413 though only 100 bytes of it ever arrive (Serve's proxy streams)."""
     import socket
 
-    head = ("POST /api/v1/matches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Content-Length: 10000000\r\n\r\n").encode()
+    head = (b"POST /api/v1/matches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\n\r\n")
     with socket.create_connection(("127.0.0.1", main_arena.port), timeout=30) as s:
         s.sendall(head + b" " * 100)
         data = b""
