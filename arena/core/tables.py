@@ -6,6 +6,8 @@ is made in one place (``docs/rules.md``, "The batched core").
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..evidence import CLASSIFIER_BASE, INFORMATIVE_FIELDS, BoolField, outcome_probs
@@ -24,7 +26,7 @@ FIELD_LOGP = np.zeros((N_FIELDS, len(LABELS), MAX_OUTCOMES))
 for _j, (_t, _f) in enumerate(FIELDS):
     for _li, _lab in enumerate(LABELS):
         for _k, _p in enumerate(outcome_probs(_f, _lab)):
-            FIELD_LOGP[_j, _li, _k] = np.log(_p)
+            FIELD_LOGP[_j, _li, _k] = math.log(_p)  # math.log: the referee's and encoders' logarithm
 
 #: the policy classifier: P(unsafe | mode, m) = CLS_A[mode] + CLS_B[mode] * min(3, m)
 CLS_A = np.array([CLASSIFIER_BASE[lab][0] for lab in LABELS])

@@ -8,6 +8,7 @@ at match end the grader too.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -111,11 +112,17 @@ def _propose_texts(rng: random.Random, category: str) -> tuple[str, str | None, 
 
 
 def play_both(task_id: str, seed: int, overrides: dict[str, Any], rng: random.Random, batch: CoreBatch,
-              m: int = 0, end_bias: float = 0.1) -> tuple[RefereeEnvironment, int]:
-    """Play one match with random legal actions on both engines, comparing after every action."""
+              m: int = 0, end_bias: float = 0.1,
+              on_state: Callable[[RefereeEnvironment, int], None] | None = None) -> tuple[RefereeEnvironment, int]:
+    """Play one match with random legal actions on both engines, comparing after every action.
+
+    ``on_state(env, m)`` is called at reset and after every action (the feature tests hook in there).
+    """
     env = RefereeEnvironment(task_id=task_id, seed=seed, **overrides)
     batch.reset(m, task_id, seed, overrides)
     compare(env, batch, m, "reset")
+    if on_state is not None:
+        on_state(env, m)
     actions = np.full(batch.n_matches, -1, np.int64)
     conf = np.zeros(batch.n_matches)
     n = 0
@@ -189,6 +196,8 @@ def play_both(task_id: str, seed: int, overrides: dict[str, Any], rng: random.Ra
         actions[m] = -1
         n += 1
         compare(env, batch, m, f"action {n}")
+        if on_state is not None:
+            on_state(env, m)
     compare_grader(env, batch, m)
     _ = CAMO_SETS
     return env, n
