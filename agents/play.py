@@ -13,7 +13,9 @@
   plus ring hunting; not §12, the default behaviour-cloning teacher of the learned Investigator);
 * any prefix registered with :func:`register_bot_kind` (e.g. the trainer registers ``"policy:"`` so
   that ``"policy:<checkpoint>"`` loads a learned policy). A registered factory is called as
-  ``factory(kind, role, seed)`` with the full kind string and must return an object with ``.act``.
+  ``factory(kind, role, seed)`` with the full kind string and must return an object with ``.act``;
+* ``"llm:<model>"`` (or ``"llm:<model>@<base url>"``): :class:`fraudarena.agents.llm.LLMBot`, a chat
+  model behind an OpenAI-compatible endpoint (``FRAUDARENA_LLM_URL``); registered on first use.
 
 Anything else raises ``ValueError`` naming the known kinds. A kind given for a role it does not play
 (``"reactive"`` as investigator) is also a ``ValueError``.
@@ -22,7 +24,9 @@ Anything else raises ``ValueError`` naming the known kinds. A kind given for a r
 ``rng.bot_seed(task_id, env.seed, role)``. Each role argument is a kind string or any object with
 ``.act(observation) -> action``. Bots see ``env.observe(role, text=False)`` (the §9 observation
 without the derived text summaries, which no house bot reads) unless ``observe_text=True``. It returns
-``env.record()``.
+``env.record()``; when a bot has a ``match_stats()`` method (the LLM bot: calls, tokens, fallbacks, seconds
+per move), a copy of the record with ``metadata = {"bot_stats": {role: match_stats()}}`` instead. That key
+is not part of the rules record (``replay`` does not rebuild it).
 """
 
 from __future__ import annotations
@@ -106,6 +110,12 @@ def make_bot(kind: str, role: str, seed: int) -> Policy:
         from . import neural_policy  # learned policies need torch: imported only when one is asked for
 
         neural_policy.register()
+    if kind.startswith("llm:") and "llm:" not in _PREFIXES:
+        try:
+            from . import llm  # LLM bots need httpx: imported only when one is asked for
+        except ImportError as exc:
+            raise ValueError(f"{kind}: LLM bots need httpx ({exc}); pip install 'fraudarena[llm]'") from None
+        llm.register()
     for prefix in sorted(_PREFIXES, key=len, reverse=True):
         if kind.startswith(prefix):
             return _PREFIXES[prefix](kind, role, seed)
@@ -151,4 +161,8 @@ def play_match(task_id: str, seed: int | None, fraudster: str | Policy = "reacti
         steps += 1
         if steps > limit:
             raise RuntimeError(f"match {task_id}/{real_seed} did not finish within {limit} actions")
-    return env.record()
+    record = env.record()
+    stats = {role: bot.match_stats() for role, bot in bots.items() if callable(getattr(bot, "match_stats", None))}
+    if stats:  # outside the rules record: replay() does not reproduce it (it holds wall-clock times)
+        record = {**record, "metadata": {"bot_stats": stats}}
+    return record
