@@ -59,7 +59,8 @@ KINDS_HELP = {role: ", ".join(bot_kinds(role)) for role in ROLES}
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` as one line on stderr and exit with ``code``."""
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    one_line = " ".join(message.split())
+    err_console.print(f"[red]error:[/red] {escape(one_line)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -76,7 +77,8 @@ def _check_kind(kind: str, role: str) -> None:
         make_bot(kind, role, 0)
     except ValueError:
         what = f"bot {kind!r} does not play {role}" if kind in known_kinds() else f"unknown {role} bot {kind!r}"
-        fail(f"{what}; {role} bots: {', '.join(bot_kinds(role))} (or policy:<checkpoint dir>)", USAGE_ERROR)
+        fail(f"{what}; {role} bots: {', '.join(bot_kinds(role))} (or policy:<checkpoint dir>, llm:<model>)",
+             USAGE_ERROR)
 
 
 def _parse_seeds(spec: str) -> list[int]:
@@ -336,7 +338,11 @@ def play(
     task: Annotated[str, typer.Option(help=f"task id for --new / --queue: {TASKS_HELP}")] = "task_1",
     seed: Annotated[int | None, typer.Option(help="seed for --new (default: server-drawn)")] = None,
     bot: Annotated[str, typer.Option(help="bot that plays the seat (by --role): " + "; ".join(
-        f"{r}: {k}" for r, k in KINDS_HELP.items()) + "; any role: policy:<checkpoint dir>")] = "scripted",
+        f"{r}: {k}" for r, k in KINDS_HELP.items()) + "; any role: policy:<checkpoint dir>, llm:<model>")
+                     ] = "scripted",
+    llm_url: Annotated[str | None, typer.Option(help="for --bot llm:<model>: the OpenAI-compatible base URL "
+                                                     "(default $FRAUDARENA_LLM_URL or http://127.0.0.1:8080/v1)")
+                       ] = None,
     all_roles: Annotated[bool, typer.Option("--all-roles", help="play all three seats over three sockets")] = False,
     house_bots: Annotated[str, typer.Option(help="with --new: who plays the other seats (scripted|random|none)")
                           ] = "scripted",
@@ -355,6 +361,8 @@ def play(
     _check_tasks([task])
     if house_bots not in ("scripted", "random", "none"):
         fail(f"--house-bots must be scripted, random or none, not {house_bots!r}", USAGE_ERROR)
+    if llm_url:  # read by the llm: bot kind (agents.llm)
+        os.environ["FRAUDARENA_LLM_URL"] = llm_url
     for r in (ROLES if all_roles else (role,)):
         _check_kind(bot, r)
     if bot.startswith("policy:"):  # a learned policy from a checkpoint directory (needs torch)
@@ -509,7 +517,8 @@ def main() -> None:
     except Exception as exc:  # the commands report expected errors themselves; this is the last resort
         if os.environ.get("FRAUDARENA_DEBUG"):
             raise
-        err_console.print(f"[red]error:[/red] {escape(type(exc).__name__)}: {escape(str(exc))} "
+        message = " ".join(str(exc).split())  # one line, even for multi-line messages (YAML errors, Ray's)
+        err_console.print(f"[red]error:[/red] {escape(type(exc).__name__)}: {escape(message)} "
                           "(FRAUDARENA_DEBUG=1 shows the traceback)", soft_wrap=True, highlight=False)
         sys.exit(1)
 

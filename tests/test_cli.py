@@ -293,3 +293,12 @@ def test_serve_archive_flag_reaches_the_settings(tmp_path: Path, monkeypatch: py
     cfg = launcher.load_config(None, seen["arena_args"])
     assert str(ArenaSettings(**cfg["applications"][0]["args"]).archive_file()) == wanted
     assert _invoke("serve", "--no-demo").exit_code == 0 and seen["arena_args"] is None  # the config's default
+
+
+def test_an_unexpected_error_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("applications: [\n  {name: x\n")  # not YAML: the parser's message spans several lines
+    out = run_cli("deploy", "--config", str(bad))
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1 and "FRAUDARENA_DEBUG" in out.stderr
+    assert "Traceback" not in out.stderr
