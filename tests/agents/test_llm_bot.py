@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import socket
 import threading
@@ -409,3 +410,43 @@ def test_auditor_turn_move_cap(server_factory: Callable[..., ScriptedChatServer]
     rec2 = play_match("task_1", 11, auditor=LLMBot("auditor", "m", srv2.url, max_turn_moves=3))
     s2 = rec2["metadata"]["bot_stats"]["auditor"]
     assert (s2["moves"], s2["forced_ends"], s2["fallbacks"]) == (4, 1, 0)  # 3 flags, then the cap submits
+
+
+# -------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def test_cli_arena_play_and_tournament_accept_llm_bots(server_factory: Callable[..., ScriptedChatServer]) -> None:
+    from typer.testing import CliRunner
+
+    from fraudarena.cli import app
+
+    srv = server_factory(default={"fn": _smart})
+    runner = CliRunner()
+    out = runner.invoke(app, ["arena", "play", "--task", "task_1", "--seed", "3", "--json",
+                              "--investigator", f"llm:smart@{srv.url}"])
+    assert out.exit_code == 0, out.output
+    rec = json.loads(out.stdout)
+    assert rec["metadata"]["bot_stats"]["investigator"]["fallbacks"] == 0
+    out = runner.invoke(app, ["arena", "tournament", "--tasks", "task_1", "--seeds", "1-2", "--json",
+                              "--fraudsters", f"reactive,llm:smart@{srv.url}", "--investigators", "scripted"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    assert [r["fraudster"] for r in rows] == ["reactive", f"llm:smart@{srv.url}"] and rows[1]["n"] == 2
+
+
+def test_cli_play_llm_url_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from fraudarena.cli import app
+
+    monkeypatch.delenv("FRAUDARENA_LLM_URL", raising=False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    out = CliRunner().invoke(app, ["play", "--url", f"ws://127.0.0.1:{port}", "--new", "--bot", "llm:m",
+                                   "--llm-url", url])
+    assert "cannot connect" in out.output  # got past the bot check; no arena server there
+    assert os.environ.get("FRAUDARENA_LLM_URL") == url
+    monkeypatch.delenv("FRAUDARENA_LLM_URL")
