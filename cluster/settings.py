@@ -60,6 +60,11 @@ class ArenaSettings(BaseModel):
     # Learned house bots: "policy:<name>" plays the checkpoint directory mapped to <name> here.
     policies: dict[str, str] = Field(default_factory=dict,
                                      description="House-bot policy name -> checkpoint directory on every node.")
+    # LLM house bots: "llm:<name>" plays the model mapped to <name> here ("<model>" or "<model>@<base url>").
+    llm_bots: dict[str, str] = Field(default_factory=dict,
+                                     description="House-bot LLM name -> '<model>' or '<model>@<OpenAI-compatible "
+                                     "base url>' (without a URL: $FRAUDARENA_LLM_URL of the match actor). Each "
+                                     "move is a blocking HTTP call inside the match host.")
 
     def archive_file(self) -> Path:
         return Path(self.archive_path).expanduser()

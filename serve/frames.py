@@ -31,17 +31,28 @@ RoleName = Literal["fraudster", "investigator", "auditor"]
 FrameId = Annotated[str, StringConstraints(max_length=64)] | Annotated[int, Field(ge=-(2**63), lt=2**63)]
 BOT_KINDS = ("scripted", "random")
 POLICY_PREFIX = "policy:"
+LLM_PREFIX = "llm:"
+NAMED_PREFIXES = (POLICY_PREFIX, LLM_PREFIX)
+"""House-bot kinds that name an entry of the server's settings (``policies``, ``llm_bots``)."""
 
 
-def resolve_house_bots(bots: dict[str, str], policies: dict[str, str], loc: tuple[str, ...] = ("data", "house_bots")
-                       ) -> dict[str, str]:
-    """Map ``policy:<name>`` house bots to ``policy:<checkpoint dir>`` (names from the server's settings).
+def resolve_house_bots(bots: dict[str, str], policies: dict[str, str], loc: tuple[str, ...] = ("data", "house_bots"),
+                       llm_bots: dict[str, str] | None = None) -> dict[str, str]:
+    """Map ``policy:<name>`` house bots to ``policy:<checkpoint dir>`` and ``llm:<name>`` to
+    ``llm:<model>[@<base url>]`` (names from the server's settings ``policies`` and ``llm_bots``).
 
     An unknown name is a ``validation_error`` naming the known ones; other kinds pass through.
     """
     out = {}
     for role, kind in bots.items():
-        if kind.startswith(POLICY_PREFIX):
+        if kind.startswith(LLM_PREFIX):
+            name = kind[len(LLM_PREFIX):]
+            if name not in (llm_bots or {}):
+                known = ", ".join(sorted(llm_bots or {})) or "none configured"
+                raise ProtocolError(ErrorCode.VALIDATION_ERROR, f"unknown llm bot {name!r} for {role}; known: {known}",
+                                    [{"loc": [*loc, role], "msg": "unknown llm bot name"}])
+            kind = LLM_PREFIX + (llm_bots or {})[name]
+        elif kind.startswith(POLICY_PREFIX):
             name = kind[len(POLICY_PREFIX):]
             if name not in policies:
                 known = ", ".join(sorted(policies)) or "none configured"
@@ -97,9 +108,9 @@ class ResetData(_Inbound):
     @classmethod
     def _bots(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for role, kind in (v or {}).items():
-            if kind not in BOT_KINDS and not kind.startswith(POLICY_PREFIX):
+            if kind not in BOT_KINDS and not kind.startswith(NAMED_PREFIXES):
                 raise ValueError(f"unknown house bot {kind!r} for {role}; this server knows "
-                                 f"{', '.join(BOT_KINDS)} and {POLICY_PREFIX}<name>")
+                                 f"{', '.join(BOT_KINDS)}, {POLICY_PREFIX}<name> and {LLM_PREFIX}<name>")
         return v
 
     def params(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from fraudarena.cluster.errors import ErrorCode, ProtocolError
 from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.frames import (
     BOT_KINDS,
-    POLICY_PREFIX,
+    NAMED_PREFIXES,
     ResetData,
     loads,
     resolve_house_bots,
@@ -195,11 +195,12 @@ class OpenEnvSession:
         bots = {}
         for role in ("fraudster", "auditor"):
             kind = data.get(role, "scripted")
-            if not isinstance(kind, str) or (kind not in BOT_KINDS and not kind.startswith(POLICY_PREFIX)):
+            if not isinstance(kind, str) or (kind not in BOT_KINDS and not kind.startswith(NAMED_PREFIXES)):
                 raise ProtocolError(ErrorCode.VALIDATION_ERROR, f"unknown bot {kind!r} for {role}",
-                                    [{"loc": ["data", role], "msg": f"expected one of {BOT_KINDS} or policy:<name>"}])
+                                    [{"loc": ["data", role],
+                                      "msg": f"expected one of {BOT_KINDS}, policy:<name> or llm:<name>"}])
             bots[role] = kind
-        bots = resolve_house_bots(bots, self.settings.policies, loc=("data",))
+        bots = resolve_house_bots(bots, self.settings.policies, loc=("data",), llm_bots=self.settings.llm_bots)
         try:
             params = ResetData.model_validate(known).params()
         except ValidationError as exc:

@@ -165,7 +165,8 @@ async def create_match(request: Request) -> Any:
     try:
         body = await read_json(request)
         data = frames.validate_reset(body)
-        bots = frames.resolve_house_bots(dict(data.house_bots or {}), request.app.state.settings.policies)
+        settings = request.app.state.settings
+        bots = frames.resolve_house_bots(dict(data.house_bots or {}), settings.policies, llm_bots=settings.llm_bots)
         params = data.params()
         check_create_rate(request)
         out = await request.app.state.backend.create(None, None, params, bots)

@@ -170,7 +170,7 @@ class RoleSession:
         if self.role in bots:
             raise ProtocolError(ErrorCode.VALIDATION_ERROR, f"house_bots cannot include your own role ({self.role})",
                                 [{"loc": ["data", "house_bots", self.role], "msg": "the caller's own seat"}])
-        bots = frames.resolve_house_bots(bots, self.settings.policies)
+        bots = frames.resolve_house_bots(bots, self.settings.policies, llm_bots=self.settings.llm_bots)
         out = await self.backend.create(self.role, self.conn, params, bots)
         await self._leave_current()
         self._seat(out["match_id"], out["cursor"])

@@ -1,0 +1,63 @@
+"""``llm:<name>`` house bots: a chat model named in the settings' ``llm_bots`` plays a served seat.
+
+The model is ``ScriptedChatServer`` (tests/helpers/chat_server.py), a real chat-completions server on
+loopback; the arena runs in-process (``LocalBackend``), no Ray.
+"""
+
+from __future__ import annotations
+
+import pytest
+from chat_server import ScriptedChatServer, smart_answer
+from fastapi.testclient import TestClient
+
+from fraudarena.cluster.local_backend import LocalBackend
+from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.serve import frames
+from fraudarena.serve.app import create_app
+
+pytest.importorskip("httpx")
+
+
+def test_resolve_llm_house_bots() -> None:
+    bots = frames.resolve_house_bots({"fraudster": "llm:smol", "auditor": "scripted"}, {},
+                                     llm_bots={"smol": "SmolLM2@http://127.0.0.1:8080/v1"})
+    assert bots == {"fraudster": "llm:SmolLM2@http://127.0.0.1:8080/v1", "auditor": "scripted"}
+    with pytest.raises(frames.ProtocolError, match="none configured"):
+        frames.resolve_house_bots({"fraudster": "llm:smol"}, {})
+
+
+def test_llm_house_bot_plays_a_served_match(tmp_path) -> None:
+    with ScriptedChatServer(default={"fn": smart_answer}) as chat:
+        settings = ArenaSettings(archive_path=str(tmp_path / "a.sqlite3"), done_linger_s=0,
+                                 llm_bots={"smart": f"smart-model@{chat.url}"})
+        with TestClient(create_app(settings, LocalBackend(settings))) as client:
+            unknown = client.post("/api/v1/matches", json={"task_id": "task_1",
+                                                           "house_bots": {"fraudster": "llm:nope"}})
+            assert unknown.status_code == 400
+            assert unknown.json()["error"]["code"] == "validation_error"
+            assert "smart" in unknown.json()["error"]["message"]
+
+            with client.websocket_connect("/ws/investigator") as ws:
+                ws.send_json({"type": "reset", "id": 1, "data": {
+                    "task_id": "task_1", "seed": 5, "house_bots": {"fraudster": "llm:smart", "auditor": "scripted"}}})
+                reply = ws.receive_json()
+                assert reply["type"] == "observation", reply
+                obs = reply["data"]
+                assert obs["phase"] == "investigator_turn"  # the LLM fraudster already moved
+                n = 2
+                while not obs["done"]:
+                    if obs["legal_actions"]["action_types"]:
+                        ws.send_json({"type": "step", "id": n, "data": {"action_type": "end_turn"}})
+                    else:
+                        ws.send_json({"type": "obs", "id": n})
+                    n += 1
+                    while True:  # skip pushed events until our reply
+                        frame = ws.receive_json()
+                        if frame.get("id") == n - 1:
+                            break
+                    assert frame["type"] == "observation", frame
+                    obs = frame["data"]
+        proposals = [a for a in obs["record"]["actions"]
+                     if a["role"] == "fraudster" and a["action"]["action_type"] == "propose_ad"]
+        assert proposals and all("family shop" in a["action"]["ad_copy"] for a in proposals)
+        assert chat.requests and all(r["model"] == "smart-model" for r in chat.requests)
