@@ -294,9 +294,9 @@ def _print_remote_result(finals: dict) -> None:
     decided = [a for a in rec["ads"] if not a["auto_approved"]]
     console.print(f"match {match_id} ({rec['config']['task_id']}, seed {rec['config']['seed']}): {rec['end_reason']} "
                   f"after round {rec['final_round']}; {len(decided)} of {len(rec['ads'])} ads decided by hand; "
-                  f"grader {rec['grader']['score']:.3f}")
+                  f"grader {rec['grader']['score']:.3f}", soft_wrap=True)
     console.print("rewards: " + ", ".join(f"{k} {v:+.3f}" for k, v in rec["rewards"].items())
-                  + f" (played here: {', '.join(finals)})")
+                  + f" (played here: {', '.join(finals)})", soft_wrap=True)
 
 
 @app.command("deploy")
