@@ -164,6 +164,68 @@ def _eer(p0, p1, p2, t, mc) -> float:
 
 
 @njit(cache=True)
+def findings_log_likelihood(ai, outc, m, s) -> tuple[float, float, float]:
+    """Σ log P(Finding | label) over slot ``s``'s pulled targets (``belief.findings_log_likelihood``'s order)."""
+    pb = ai[m, s, AI_PULLED]
+    ll0 = 0.0
+    ll1 = 0.0
+    ll2 = 0.0
+    for t in range(5):
+        if not (pb >> t) & 1:
+            continue
+        l0 = 0.0
+        l1 = 0.0
+        l2 = 0.0
+        for j in range(N_FIELDS):
+            if FIELD_TARGET[j] == t:
+                k = outc[m, s, j]
+                l0 += FIELD_LOGP[j, 0, k]
+                l1 += FIELD_LOGP[j, 1, k]
+                l2 += FIELD_LOGP[j, 2, k]
+        ll0 += l0
+        ll1 += l1
+        ll2 += l2
+    if (pb >> 5) & 1:
+        unsafe = ai[m, s, AI_CUNSAFE] != 0
+        cm = ai[m, s, AI_CM]
+        for li in range(3):
+            p = CLS_A[li] + CLS_B[li] * min(3, cm)
+            x = math.log(p if unsafe else 1.0 - p)
+            if li == 0:
+                ll0 += x
+            elif li == 1:
+                ll1 += x
+            else:
+                ll2 += x
+    return ll0, ll1, ll2
+
+
+@njit(cache=True)
+def ad_posterior(ai, outc, prior, m, s) -> tuple[float, float, float]:
+    """``belief.posterior`` of slot ``s``: softmax(prior[m] + surface + Findings), in belief.py's float order.
+
+    ``prior[m]`` is a log prior; a ``-inf`` entry (the bots' ``belief.log_prior`` of a label without ads) gives
+    probability exactly 0, as ``belief.normalise`` does. The encoder (``static_row``) and the house bots of
+    ``core_bots.py`` share this function, each with its own prior.
+    """
+    g = ai[m, s, AI_GROUP]
+    style = 1 if ai[m, s, AI_MARKERS] != 0 else 0
+    cg = 0 if ai[m, s, AI_CORE] else 1
+    ll0, ll1, ll2 = findings_log_likelihood(ai, outc, m, s)
+    lp0 = prior[m, 0] + (LOG_GROUP[0, g] + LOG_STYLE[0, style] + LOG_COUNTRY[0, cg]) + ll0
+    lp1 = prior[m, 1] + (LOG_GROUP[1, g] + LOG_STYLE[1, style] + LOG_COUNTRY[1, cg]) + ll1
+    lp2 = prior[m, 2] + (LOG_GROUP[2, g] + LOG_STYLE[2, style] + LOG_COUNTRY[2, cg]) + ll2
+    mx = max(lp0, max(lp1, lp2))
+    if mx == -np.inf:
+        return 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0
+    e0 = math.exp(lp0 - mx)
+    e1 = math.exp(lp1 - mx)
+    e2 = math.exp(lp2 - mx)
+    tot = e0 + e1 + e2
+    return e0 / tot, e1 / tot, e2 / tot
+
+
+@njit(cache=True)
 def static_row(mi, ai, af, outc, prior, m, s, row) -> None:
     """The static part of slot ``s``'s row and its own posterior block (zeros in the dynamic columns)."""
     row[:] = 0.0
@@ -194,53 +256,14 @@ def static_row(mi, ai, af, outc, prior, m, s, row) -> None:
             row[C_PULLED + t] = 1.0
             npl += 1
     row[C_NPULLED] = npl / 3.0
-    ll0 = 0.0
-    ll1 = 0.0
-    ll2 = 0.0
-    for t in range(5):
-        if not (pb >> t) & 1:
-            continue
-        l0 = 0.0
-        l1 = 0.0
-        l2 = 0.0
-        for j in range(N_FIELDS):
-            if FIELD_TARGET[j] == t:
-                k = outc[m, s, j]
-                row[C_EVIDENCE + FIELD_OFF[j] + k] = 1.0
-                l0 += FIELD_LOGP[j, 0, k]
-                l1 += FIELD_LOGP[j, 1, k]
-                l2 += FIELD_LOGP[j, 2, k]
-        ll0 += l0
-        ll1 += l1
-        ll2 += l2
+    for j in range(N_FIELDS):
+        if (pb >> FIELD_TARGET[j]) & 1:
+            row[C_EVIDENCE + FIELD_OFF[j] + outc[m, s, j]] = 1.0
     if (pb >> 5) & 1:
-        unsafe = ai[m, s, AI_CUNSAFE] != 0
-        row[C_CLS] = 1.0 if unsafe else -1.0
+        row[C_CLS] = 1.0 if ai[m, s, AI_CUNSAFE] != 0 else -1.0
         row[C_CLS + 1] = af[m, s, AF_CCONF]
-        cm = ai[m, s, AI_CM]
-        for li in range(3):
-            p = CLS_A[li] + CLS_B[li] * min(3, cm)
-            x = math.log(p if unsafe else 1.0 - p)
-            if li == 0:
-                ll0 += x
-            elif li == 1:
-                ll1 += x
-            else:
-                ll2 += x
     row[C_PENDING] = 1.0 if st == 0 else 0.0
-    style = 1 if nm > 0 else 0
-    cg = 0 if core else 1
-    lp0 = prior[m, 0] + (LOG_GROUP[0, g] + LOG_STYLE[0, style] + LOG_COUNTRY[0, cg]) + ll0
-    lp1 = prior[m, 1] + (LOG_GROUP[1, g] + LOG_STYLE[1, style] + LOG_COUNTRY[1, cg]) + ll1
-    lp2 = prior[m, 2] + (LOG_GROUP[2, g] + LOG_STYLE[2, style] + LOG_COUNTRY[2, cg]) + ll2
-    mx = max(lp0, max(lp1, lp2))
-    e0 = math.exp(lp0 - mx)
-    e1 = math.exp(lp1 - mx)
-    e2 = math.exp(lp2 - mx)
-    tot = e0 + e1 + e2
-    p0 = e0 / tot
-    p1 = e1 / tot
-    p2 = e2 / tot
+    p0, p1, p2 = ad_posterior(ai, outc, prior, m, s)
     if npl < 3:
         for t in range(6):
             if not (pb >> t) & 1:
