@@ -1,0 +1,139 @@
+"""The core bots (``agents/rl/core_bots.py``) against the Python house bots, decision by decision.
+
+Several matches are played at once: on the referee the ScriptedInvestigator and the ReactiveFraudster act on
+``env.observe(role, text=False)``; on the core ``CoreBots.act`` decides and applies the same seats for all
+matches of the batch in one call. Every decision must be the same flat action code (the codecs' encoding of
+the Python bot's action), with the same verdict confidence and the same proposal (category, camouflage order,
+texts); after it the whole match state must agree (``core_play.compare``), and at the end the grader.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from core_play import compare, compare_grader
+
+from fraudarena.agents import codecs
+from fraudarena.agents.bots.reactive import ReactiveFraudster
+from fraudarena.agents.bots.scripted import ScriptedInvestigator
+from fraudarena.agents.encoders import encode_investigator
+from fraudarena.agents.rl.core_bots import CoreBots
+from fraudarena.agents.rl.features import CoreFeatures
+from fraudarena.arena.core import CoreBatch
+from fraudarena.arena.core import kernels as K
+from fraudarena.arena.referee import RefereeEnvironment
+from fraudarena.arena.rng import bot_seed
+from fraudarena.arena.spec import TASK_IDS, TASKS
+
+PLAYING = ("fraudster_turn", "investigator_turn")
+OVERRIDES: tuple[dict[str, Any], ...] = (
+    {},
+    {"max_rounds": 1},
+    {"max_rounds": 8, "max_proposals": 20},
+    {"max_proposals": 0},
+    {"max_fraudster_actions_per_turn": 1, "max_investigator_actions_per_turn": 30},
+    {"allowed_categories": ["ecommerce", "fake_giveaway"]},
+    {"max_rounds": 2, "max_investigator_actions_per_turn": 2},
+)
+
+
+def _want_code(role: str, action: dict[str, Any], obs: dict[str, Any]) -> int | None:
+    if role == "investigator":
+        return codecs.investigator_encode(action, encode_investigator(obs, {}))
+    return codecs.fraudster_encode(action)
+
+
+class Match:
+    """One match on the referee with its two Python bots, in batch slot ``m``."""
+
+    def __init__(self, task_id: str, seed: int, overrides: dict[str, Any], batch: CoreBatch, bots: CoreBots,
+                 m: int) -> None:
+        self.env = RefereeEnvironment(task_id=task_id, seed=seed, **overrides)
+        self.m = m
+        seeds = {r: bot_seed(task_id, seed, r) for r in ("investigator", "fraudster")}
+        self.py = {"investigator": ScriptedInvestigator(seeds["investigator"]),
+                   "fraudster": ReactiveFraudster(seeds["fraudster"])}
+        batch.reset(m, task_id, seed, overrides)
+        bots.on_reset(m, "scripted", "reactive", seeds)
+        compare(self.env, batch, m, "reset")
+        self.n = 0
+
+    def play(self) -> tuple[str, dict[str, Any], int | None, np.ndarray | None]:
+        """The Python bot's next action, applied to the referee: (role, action, expected code, the Investigator's
+        posteriors in queue order)."""
+        env = self.env
+        role = env.current_role
+        obs = env.observe(role, text=False)
+        bot = self.py[role]
+        action = bot.act(obs)
+        want = _want_code(role, action, obs)
+        posts = None
+        if isinstance(bot, ScriptedInvestigator):
+            beliefs = bot.beliefs(obs)
+            posts = np.array([beliefs[ad["ad_id"]] for ad in obs["queue"]]).reshape(-1, 3)
+        env.apply(role, action)
+        return role, action, want, posts
+
+
+def _play_batch(configs: list[tuple[str, int, dict[str, Any]]], n_slots: int = 45, max_rounds: int = 8
+                ) -> dict[str, int]:
+    batch = CoreBatch(len(configs), n_slots=n_slots, max_rounds=max_rounds)
+    bots = CoreBots(batch, CoreFeatures(batch))
+    matches = [Match(task, seed, ov, batch, bots, m) for m, (task, seed, ov) in enumerate(configs)]
+    stats = {"decisions": 0, "verdicts": 0, "pulls": 0, "links": 0, "proposals": 0, "commits": 0}
+    while True:
+        live = [mt for mt in matches if mt.env.phase in PLAYING]
+        if not live:
+            break
+        played = [mt.play() for mt in live]
+        got = bots.act(np.array([mt.m for mt in live], np.int64))
+        for mt, (role, action, want, posts), code in zip(live, played, got, strict=True):
+            m = mt.m
+            mt.n += 1
+            where = (mt.env.task_id, mt.env.seed, mt.env.overrides, mt.n, role, action)
+            assert want is not None, where
+            assert int(code) == want, (where, int(code))
+            if posts is not None:  # the bot's float64 posterior, bit for bit
+                np.testing.assert_array_equal(bots.post[m, :len(posts)], posts, err_msg=str(where))
+            kind = action["action_type"]
+            stats["decisions"] += 1
+            if kind == "verdict":
+                assert bots.last_conf[m] == action["confidence"], where
+                stats["verdicts"] += 1
+            elif kind == "investigate":
+                stats["pulls"] += 1
+            elif kind == "link_accounts":
+                stats["links"] += 1
+            elif kind == "commit_final":
+                stats["commits"] += 1
+            elif kind == "propose_ad":
+                assert bots.last_proposal[m] == (action["category"], tuple(action["camouflage"]), action["ad_copy"],
+                                                 action["targeting_summary"], action["landing_page_blurb"]), where
+                stats["proposals"] += 1
+            compare(mt.env, batch, m, str(where))
+    for mt in matches:
+        compare_grader(mt.env, batch, mt.m)
+        assert batch.gr[mt.m, K.GR_SCORE] == mt.env.grader["score"]  # type: ignore[index]
+    return stats
+
+
+@pytest.mark.parametrize("part", range(4))
+def test_core_bots_decide_as_the_python_bots(part: int) -> None:
+    """80 matches per part (all tasks, seven override sets), eight at a time in one batch."""
+    configs = []
+    for i in range(80):
+        task = TASK_IDS[(i + part) % len(TASK_IDS)]
+        ov = dict(OVERRIDES[(i // len(TASK_IDS) + part) % len(OVERRIDES)])
+        if "allowed_categories" in ov:
+            ov["allowed_categories"] = [c for c in ov["allowed_categories"] if c in TASKS[task].category_pool]
+        configs.append((task, 7000 + 100 * part + i, ov))
+    totals: dict[str, int] = {}
+    for k in range(0, len(configs), 8):
+        for key, v in _play_batch(configs[k:k + 8]).items():
+            totals[key] = totals.get(key, 0) + v
+    assert totals["decisions"] > 2000
+    assert min(totals["verdicts"], totals["pulls"], totals["proposals"], totals["commits"]) > 0
+    if part == 0:
+        assert totals["links"] > 0, totals
