@@ -30,7 +30,7 @@ from numba import njit
 from fraudarena.agents.bots import belief, textkit
 from fraudarena.agents.bots.reactive import MAX_REDRAWS
 from fraudarena.agents.bots.scripted import DECIDE_THRESHOLD
-from fraudarena.agents.rl.features import _eer, ad_posterior, rounds_remaining
+from fraudarena.agents.rl.features import CoreFeatures, _eer, ad_posterior, rounds_remaining
 from fraudarena.arena.core import CoreBatch
 from fraudarena.arena.core import kernels as K
 from fraudarena.arena.core.actions import (
@@ -419,7 +419,7 @@ class CoreBots:
     here (its float32 posterior is the encoder's, not the bot's).
     """
 
-    def __init__(self, batch: CoreBatch, features: object | None = None) -> None:
+    def __init__(self, batch: CoreBatch, features: CoreFeatures | None = None) -> None:
         m, a = batch.n_matches, batch.n_slots
         self.batch = batch
         self.features = features
@@ -442,9 +442,10 @@ class CoreBots:
         self.last_proposal: dict[int, tuple[str, tuple[str, ...], str, str, str]] = {}
 
     def on_reset(self, m: int, investigator: str | None, fraudster: str | None, seeds: dict[str, int]) -> None:
-        """Seat the bots of match ``m`` (call after ``batch.reset``): ``investigator`` in ``INVESTIGATOR_KINDS``,
-        ``fraudster`` in ``FRAUDSTER_KINDS``, ``None`` for a seat that is not a core bot; ``seeds[role]`` is the
-        bot's seed (``arena.rng.bot_seed``), used by the Fraudster's text stream."""
+        """Seat the bots of match ``m``; call after every ``batch.reset(m, ...)``, also when no seat is a bot (it
+        clears the match's seats and bot state). ``investigator`` in ``INVESTIGATOR_KINDS``, ``fraudster`` in
+        ``FRAUDSTER_KINDS``, ``None`` for a seat that is not a core bot; ``seeds[role]`` is the bot's seed
+        (``arena.rng.bot_seed``), needed for a Fraudster bot (its text stream)."""
         if investigator is not None and investigator not in INVESTIGATOR_KINDS:
             raise ValueError(f"no core bot {investigator!r} for the investigator; one of {INVESTIGATOR_KINDS}")
         if fraudster is not None and fraudster not in FRAUDSTER_KINDS:
@@ -469,6 +470,7 @@ class CoreBots:
                      self.vmax, self.codes, self.fdec)
         actions, conf = self.actions, self.conf
         self.last_code[ms] = -1
+        self.last_conf[ms] = 0.0
         proposals = []
         stepped = False
         for m in ms.tolist():

@@ -16,6 +16,7 @@ import pytest
 from core_play import compare, compare_grader
 
 from fraudarena.agents import codecs
+from fraudarena.agents.bots.camouflage import CamouflageFraudster
 from fraudarena.agents.bots.reactive import ReactiveFraudster
 from fraudarena.agents.bots.scripted import ScriptedInvestigator
 from fraudarena.agents.encoders import encode_investigator
@@ -49,14 +50,14 @@ class Match:
     """One match on the referee with its two Python bots, in batch slot ``m``."""
 
     def __init__(self, task_id: str, seed: int, overrides: dict[str, Any], batch: CoreBatch, bots: CoreBots,
-                 m: int) -> None:
+                 m: int, core_fraudster: bool = True) -> None:
         self.env = RefereeEnvironment(task_id=task_id, seed=seed, **overrides)
         self.m = m
         seeds = {r: bot_seed(task_id, seed, r) for r in ("investigator", "fraudster")}
         self.py = {"investigator": ScriptedInvestigator(seeds["investigator"]),
-                   "fraudster": ReactiveFraudster(seeds["fraudster"])}
+                   "fraudster": (ReactiveFraudster if core_fraudster else CamouflageFraudster)(seeds["fraudster"])}
         batch.reset(m, task_id, seed, overrides)
-        bots.on_reset(m, "scripted", "reactive", seeds)
+        bots.on_reset(m, "scripted", "reactive" if core_fraudster else None, seeds)
         compare(self.env, batch, m, "reset")
         self.n = 0
 
@@ -77,11 +78,22 @@ class Match:
         return role, action, want, posts
 
 
-def _play_batch(configs: list[tuple[str, int, dict[str, Any]]], n_slots: int = 45, max_rounds: int = 8
-                ) -> dict[str, int]:
+def _apply_outside(batch: CoreBatch, m: int, action: dict[str, Any], code: int) -> None:
+    """Apply a Fraudster action of a seat that is not a core bot to the core (as a runner would)."""
+    if action["action_type"] == "propose_ad":
+        batch.propose(m, action["category"], tuple(action["camouflage"]), action["ad_copy"],
+                      action["targeting_summary"], action["landing_page_blurb"])
+        return
+    actions = np.full(batch.n_matches, -1, np.int64)
+    actions[m] = code
+    assert batch.step(actions, np.zeros(batch.n_matches))[m] == K.OK
+
+
+def _play_batch(configs: list[tuple[str, int, dict[str, Any]]], n_slots: int = 45, max_rounds: int = 8,
+                core_fraudster: bool = True) -> dict[str, int]:
     batch = CoreBatch(len(configs), n_slots=n_slots, max_rounds=max_rounds)
     bots = CoreBots(batch, CoreFeatures(batch))
-    matches = [Match(task, seed, ov, batch, bots, m) for m, (task, seed, ov) in enumerate(configs)]
+    matches = [Match(task, seed, ov, batch, bots, m, core_fraudster) for m, (task, seed, ov) in enumerate(configs)]
     stats = {"decisions": 0, "verdicts": 0, "pulls": 0, "links": 0, "proposals": 0, "commits": 0}
     while True:
         live = [mt for mt in matches if mt.env.phase in PLAYING]
@@ -94,6 +106,11 @@ def _play_batch(configs: list[tuple[str, int, dict[str, Any]]], n_slots: int = 4
             mt.n += 1
             where = (mt.env.task_id, mt.env.seed, mt.env.overrides, mt.n, role, action)
             assert want is not None, where
+            if role == "fraudster" and not core_fraudster:  # not a core bot's seat: act left it alone
+                assert int(code) == -1, where
+                _apply_outside(batch, m, action, want)
+                compare(mt.env, batch, m, str(where))
+                continue
             assert int(code) == want, (where, int(code))
             if posts is not None:  # the bot's float64 posterior, bit for bit
                 np.testing.assert_array_equal(bots.post[m, :len(posts)], posts, err_msg=str(where))
@@ -137,3 +154,12 @@ def test_core_bots_decide_as_the_python_bots(part: int) -> None:
     assert min(totals["verdicts"], totals["pulls"], totals["proposals"], totals["commits"]) > 0
     if part == 0:
         assert totals["links"] > 0, totals
+
+
+def test_core_bots_leave_other_seats_alone() -> None:
+    """Only the Investigator seat is a core bot; the Fraudster (a CamouflageFraudster) is applied from outside."""
+    configs = [(TASK_IDS[i % len(TASK_IDS)], 9100 + i, dict(OVERRIDES[i % 3])) for i in range(16)]
+    totals = _play_batch(configs[:8], core_fraudster=False)
+    for key, v in _play_batch(configs[8:], core_fraudster=False).items():
+        totals[key] += v
+    assert totals["decisions"] > 300 and totals["verdicts"] > 0
