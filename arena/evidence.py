@@ -117,6 +117,20 @@ INFORMATIVE_FIELDS: dict[str, tuple[NumField | CatField | BoolField | ClsField, 
     "campaign_structure": (OBJECTIVE, AD_SET_COUNT),
 }
 
+#: Every draw of :func:`draw_fields`, in order, per target: a field (its kind fixes its draws: NumField and
+#: ClsField two, CatField and BoolField one) or ``(name, n)`` for draws that only make noise values. The batched
+#: core draws its evidence outcomes by this plan (``arena/core/draws.py``); a test checks it against
+#: ``draw_fields``.
+DRAW_PLAN: dict[str, tuple[NumField | CatField | BoolField | ClsField | tuple[str, int], ...]] = {
+    "advertiser_history": (ACCOUNT_AGE, VERIFIED, PRIOR_VIOLATIONS),
+    "landing_page": (DOMAIN_AGE, TLD, CLAIMS_FLAGGED, SSL_VALID, REDIRECT_HOPS),
+    "payment_method": (PAYMENT_TYPE, CHARGEBACKS, ACCOUNTS_ON_INSTRUMENT),
+    "targeting_overlap": (AUDIENCE_OVERLAP, GEO_COUNT),  # a shared fingerprint fixes the overlap's bucket
+    "campaign_structure": (OBJECTIVE, AD_SET_COUNT, BID_STRATEGY, ("daily_budget_usd", 1)),
+}
+#: the overlap bucket of a ring member that shares its targeting fingerprint (values 85–99, §4.5)
+SHARED_OVERLAP_RANGE = (85, 99)
+
 CLASSIFIER_BASE: dict[str, tuple[float, float]] = {  # p(unsafe) = a + b * m
     "legit": (.10, .05),
     "fraud": (.50, .10),
@@ -180,7 +194,7 @@ def draw_fields(r: Callable[[], float], modes: tuple[str, ...], n_on_payment: in
     }
     u_bucket, u_value = r(), r()
     if shares_fingerprint:  # bucket ignored, value from the value draw
-        overlap = int_range(u_value, 85, 99)
+        overlap = int_range(u_value, *SHARED_OVERLAP_RANGE)
     else:
         lo, hi = AUDIENCE_OVERLAP.buckets[pick(u_bucket, AUDIENCE_OVERLAP.probs[m_tgt])]
         overlap = int_range(u_value, lo, hi)

@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArenaError, illegal
-from ..evidence import classifier_fields, draw_fields, field_outcome
+from ..evidence import classifier_fields
 from ..generation import UsedIds, create_proposal, generate_episode
 from ..referee import validate_config
-from ..rng import stream
+from ..rng import stream, stream_seed
 from ..spec import CATEGORY_INDEX, CORE_COUNTRY_SET, LABELS, TARGETS, TASKS
 from ..texts import compose, copy_markers
 from . import kernels as K
 from .actions import CAMO_SIZE, N_FRAUD_ACTIONS, n_investigator_actions
+from .draws import draw_ads
 from .layout import (
     AF_CCONF_SAFE,
     AF_CCONF_UNSAFE,
@@ -83,7 +84,7 @@ from .layout import (
     TERM_COVERAGE,
     TERM_LINKS,
 )
-from .tables import CAT_GROUP, FIELDS, N_FIELDS, TASK_INDEX
+from .tables import CAT_GROUP, N_FIELDS, TASK_INDEX
 
 
 def marker_bits(markers: list[str]) -> int:
@@ -184,11 +185,11 @@ class CoreBatch:
             row[AI_PMARKERS] = NO_PENDING
             row[AI_CMODE] = row[AI_LABEL]
             af[s, AF_SEVERITY] = ad.severity
-            self._hidden(m, s, ad, info)
             info.ad_ids.append(ad.ad_id)
             info.styles.append(ad.style)
             info.text_seeds.append(ad.text_seed)
         n_base = len(base)
+        self._hidden(m, list(range(n_base)), base, info)
         mi[MI_TASK] = TASK_INDEX[task_id]
         mi[MI_PHASE] = PH_FRAUDSTER
         mi[MI_ROUND] = 1
@@ -216,23 +217,26 @@ class CoreBatch:
         self.texts[m] = info
         self._pending_matches.discard(m)
 
-    def _hidden(self, m: int, s: int, ad: Any, info: MatchTexts) -> None:
-        """Evidence outcomes, classifier draws and identifiers of slot ``s`` (drawn as the referee draws them)."""
-        modes = tuple(ad.mode(t) for t in TARGETS[:5])
-        fields = draw_fields(stream(info.task_id, info.seed, f"evidence/{ad.ad_id}").random, modes,
-                             ad.n_on_payment, ad.shares_fingerprint)
-        for j, (t, f) in enumerate(FIELDS):
-            self.outc[m, s, j] = field_outcome(f, fields[TARGETS[t]][f.name])
-        crng = stream(info.task_id, info.seed, f"classifier/{ad.ad_id}")
-        u1, u2 = crng.random(), crng.random()
-        self.af[m, s, AF_CU1] = u1
-        # the two confidences a pull can show (one source: the evidence module's classifier fields)
-        self.af[m, s, AF_CCONF_UNSAFE] = classifier_fields(0.0, u2, "fraud", 0, ad.category, [])["confidence"]
-        self.af[m, s, AF_CCONF_SAFE] = classifier_fields(1.0, u2, "legit", 0, ad.category, [])["confidence"]
-        for k, name in enumerate(IDENT_FIELDS):
-            ids = info.ident_ids[k]
-            value = getattr(ad, name)
-            self.ai[m, s, AI_ID0 + k] = ids.setdefault(value, len(ids) + 1)
+    def _hidden(self, m: int, slots: list[int], ads: list[Any], info: MatchTexts) -> None:
+        """Evidence outcomes, classifier draws and identifiers of ``slots`` (the referee's streams, compiled draws)."""
+        n = len(ads)
+        ev = np.fromiter((stream_seed(info.task_id, info.seed, f"evidence/{ad.ad_id}") for ad in ads), np.uint64, n)
+        cl = np.fromiter((stream_seed(info.task_id, info.seed, f"classifier/{ad.ad_id}") for ad in ads), np.uint64, n)
+        modes = np.array([[LABELS.index(ad.mode(t)) for t in TARGETS[:5]] for ad in ads], np.int64).reshape(n, 5)
+        shares = np.array([ad.shares_fingerprint for ad in ads], np.bool_)
+        outc = np.zeros((n, N_FIELDS), np.int64)
+        cls_u = np.zeros((n, 2))
+        draw_ads(ev, cl, modes, shares, outc, cls_u)
+        for i, (s, ad) in enumerate(zip(slots, ads, strict=True)):
+            self.outc[m, s] = outc[i]
+            u2 = float(cls_u[i, 1])
+            self.af[m, s, AF_CU1] = cls_u[i, 0]
+            # the two confidences a pull can show (one source: the evidence module's classifier fields)
+            self.af[m, s, AF_CCONF_UNSAFE] = classifier_fields(0.0, u2, "fraud", 0, ad.category, [])["confidence"]
+            self.af[m, s, AF_CCONF_SAFE] = classifier_fields(1.0, u2, "legit", 0, ad.category, [])["confidence"]
+            for k, name in enumerate(IDENT_FIELDS):
+                ids = info.ident_ids[k]
+                self.ai[m, s, AI_ID0 + k] = ids.setdefault(getattr(ad, name), len(ids) + 1)
 
     # -------------------------------------------------------------------------------------------------------------
     def step(self, actions: np.ndarray, conf: np.ndarray) -> np.ndarray:
@@ -339,7 +343,7 @@ class CoreBatch:
         row[AI_CMODE] = LABELS.index(ad.mode("policy_classifier"))
         self.af[m, s, AF_SEVERITY] = ad.severity
         self.af[m, s, AF_IMPACT] = ad.impact
-        self._hidden(m, s, ad, info)
+        self._hidden(m, [s], [ad], info)
         info.ad_ids.append(ad.ad_id)
         info.styles.append("plain")
         info.text_seeds.append(ad.text_seed)

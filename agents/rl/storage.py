@@ -1,0 +1,155 @@
+"""Columnar rollout storage for the batched runner: decisions appended per vector step, packed per trajectory.
+
+Each learned role has one ``DecisionStore``: per-decision scalars and the global vector in growing arrays,
+and for the Investigator the variable-length ad rows and masks in flat arrays with per-decision offsets.
+``append`` writes a whole group of matches at once (numba gathers straight from the feature buffers);
+``pack`` cuts out the decisions of finished matches, ordered trajectory by trajectory (``RoleBatch``'s
+layout), and keeps the unfinished ones for the next call. Buffers grow by doubling and are reused, so a
+run allocates only its output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..batch import RoleBatch
+
+
+@njit(cache=True)
+def _gather_rows(src, ms, counts, dst, start) -> int:
+    """dst[start:] ← src[m, :counts[i]] for each ms[i] (rows of a [M, A, F] or [M, W] buffer); returns the end."""
+    p = start
+    for i in range(ms.shape[0]):
+        m = ms[i]
+        for j in range(counts[i]):
+            dst[p] = src[m, j]
+            p += 1
+    return p
+
+
+@njit(cache=True)
+def _ragged_take(src, off, idx, dst) -> None:
+    """dst ← concatenation of src[off[i]:off[i+1]] for i in idx (in order)."""
+    p = 0
+    for i in idx:
+        for r in range(off[i], off[i + 1]):
+            dst[p] = src[r]
+            p += 1
+
+
+def _grow(a: np.ndarray, need: int) -> np.ndarray:
+    if need <= a.shape[0]:
+        return a
+    out = np.empty((max(need, 2 * a.shape[0]), *a.shape[1:]), a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+class DecisionStore:
+    """The decisions of one role (see the module docstring)."""
+
+    SCALARS = ("action", "logp", "value", "uid", "kind", "slot", "slot2", "target", "link_k", "key")
+
+    def __init__(self, role: str, glob_width: int, ad_width: int = 0, mask_width: int = 0, capacity: int = 4096
+                 ) -> None:
+        self.role = role
+        self.ragged = role == "investigator"
+        self.n = 0
+        self.glob = np.zeros((capacity, glob_width), np.float32)
+        self.cols = {k: np.zeros(capacity, np.float32 if k in ("logp", "value") else np.int64) for k in self.SCALARS}
+        if self.ragged:
+            self.ads = np.zeros((capacity * 8, ad_width), np.float32)
+            self.mask = np.zeros(capacity * 80, bool)
+            self.ad_off = np.zeros(capacity + 1, np.int64)
+            self.mask_off = np.zeros(capacity + 1, np.int64)
+        else:
+            self.mask = np.zeros((capacity, mask_width), bool)
+
+    def append(self, ms: np.ndarray, glob_src: np.ndarray, mask_src: np.ndarray, n_ads: np.ndarray | None = None,
+               ads_src: np.ndarray | None = None, **scalars: np.ndarray) -> None:
+        """Append one decision per match ``ms``: features gathered from the runner's buffers."""
+        b = len(ms)
+        n0, n1 = self.n, self.n + b
+        self.glob = _grow(self.glob, n1)
+        self.glob[n0:n1] = glob_src[ms]
+        for k, v in scalars.items():
+            self.cols[k] = _grow(self.cols[k], n1)
+            self.cols[k][n0:n1] = v
+        if self.ragged:
+            assert n_ads is not None and ads_src is not None
+            self.ad_off = _grow(self.ad_off, n1 + 1)
+            self.mask_off = _grow(self.mask_off, n1 + 1)
+            a0, m0 = int(self.ad_off[n0]), int(self.mask_off[n0])
+            widths = 1 + 10 * n_ads
+            self.ad_off[n0 + 1:n1 + 1] = a0 + np.cumsum(n_ads)
+            self.mask_off[n0 + 1:n1 + 1] = m0 + np.cumsum(widths)
+            self.ads = _grow(self.ads, int(self.ad_off[n1]))
+            self.mask = _grow(self.mask, int(self.mask_off[n1]))
+            _gather_rows(ads_src, ms, n_ads, self.ads, a0)
+            _gather_rows(mask_src, ms, widths, self.mask, m0)
+        else:
+            self.mask = _grow(self.mask, n1)
+            self.mask[n0:n1] = mask_src[ms]
+        self.n = n1
+
+    def pack(self, finished: set[int]) -> tuple[RoleBatch | None, np.ndarray, np.ndarray]:
+        """(batch of finished trajectories, their trajectory start offsets, the uid of each trajectory).
+
+        Decisions of unfinished matches stay in the store (moved to its front), in order.
+        """
+        n = self.n
+        uid = self.cols["uid"][:n]
+        done = np.fromiter((int(u) in finished for u in uid), bool, n) if n else np.zeros(0, bool)
+        take = np.flatnonzero(done)
+        keep = np.flatnonzero(~done)
+        order = take[np.argsort(uid[take], kind="stable")]
+        batch = None
+        starts = np.zeros(0, np.int64)
+        uids = np.zeros(0, np.int64)
+        if len(order):
+            batch = self._build(order)
+            u = uid[order]
+            starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+            uids = u[starts]
+        self._compact(keep)
+        return batch, starts, uids
+
+    def _build(self, order: np.ndarray) -> RoleBatch:
+        t = len(order)
+        self.last_cols = {k: v[order] for k, v in self.cols.items()}
+        common = dict(role=self.role, glob=self.glob[order], actions=self.last_cols["action"],
+                      logp=self.last_cols["logp"], values=self.last_cols["value"],
+                      rewards=np.zeros(t, np.float32), dones=np.zeros(t, bool))
+        if not self.ragged:
+            return RoleBatch(masks=self.mask[order], **common)
+        n_ads = self.ad_off[order + 1] - self.ad_off[order]
+        widths = self.mask_off[order + 1] - self.mask_off[order]
+        ads = np.empty((int(n_ads.sum()), self.ads.shape[1]), np.float32)
+        mask = np.empty(int(widths.sum()), bool)
+        _ragged_take(self.ads, self.ad_off, order, ads)
+        _ragged_take(self.mask, self.mask_off, order, mask)
+        return RoleBatch(masks=mask, ads=ads, n_ads=n_ads, **common)
+
+    def _compact(self, keep: np.ndarray) -> None:
+        k = len(keep)
+        if k == self.n:
+            return
+        self.glob[:k] = self.glob[keep]
+        for v in self.cols.values():
+            v[:k] = v[keep]
+        if self.ragged:
+            n_ads = self.ad_off[keep + 1] - self.ad_off[keep]
+            widths = self.mask_off[keep + 1] - self.mask_off[keep]
+            ads = np.empty((int(n_ads.sum()), self.ads.shape[1]), np.float32)
+            mask = np.empty(int(widths.sum()), bool)
+            _ragged_take(self.ads, self.ad_off, keep, ads)
+            _ragged_take(self.mask, self.mask_off, keep, mask)
+            self.ads[:len(ads)] = ads
+            self.mask[:len(mask)] = mask
+            self.ad_off[1:k + 1] = np.cumsum(n_ads)
+            self.mask_off[1:k + 1] = np.cumsum(widths)
+            self.ad_off[0] = self.mask_off[0] = 0
+        else:
+            self.mask[:k] = self.mask[keep]
+        self.n = k

@@ -1,0 +1,179 @@
+"""The named random streams' draws for the batched core, compiled: Python's Mersenne Twister and the evidence plan.
+
+``random.Random(seed)`` with an integer seed is MT19937 seeded by ``init_by_array`` over the seed's 32-bit
+words, and ``random()`` combines two 32-bit outputs into a 53-bit float. ``mt_stream_values`` reproduces
+those values exactly, so the core draws an ad's evidence outcomes (``evidence.DRAW_PLAN``) and classifier
+draws from the same ``evidence/<ad_id>`` and ``classifier/<ad_id>`` streams as the referee, without Python
+per draw. ``tests/arena/test_core_draws.py`` checks both against ``random.Random`` and ``draw_fields``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..evidence import (
+    AUDIENCE_OVERLAP,
+    DRAW_PLAN,
+    INFORMATIVE_FIELDS,
+    SHARED_OVERLAP_RANGE,
+    BoolField,
+    CatField,
+    NumField,
+)
+from ..spec import LABELS, TARGETS
+from .tables import FIELDS
+
+_N = 624
+_M = 397
+
+
+@njit(cache=True)
+def _init_by_array(mt, key, keylen) -> None:
+    mt[0] = 19650218
+    for i in range(1, _N):
+        mt[i] = (1812433253 * (mt[i - 1] ^ (mt[i - 1] >> 30)) + i) & 0xFFFFFFFF
+    i = 1
+    j = 0
+    for _ in range(max(_N, keylen)):
+        mt[i] = ((mt[i] ^ (((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1664525) & 0xFFFFFFFF)) + key[j] + j) & 0xFFFFFFFF
+        i += 1
+        j += 1
+        if i >= _N:
+            mt[0] = mt[_N - 1]
+            i = 1
+        if j >= keylen:
+            j = 0
+    for _ in range(_N - 1):
+        mt[i] = ((mt[i] ^ (((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1566083941) & 0xFFFFFFFF)) - i) & 0xFFFFFFFF
+        i += 1
+        if i >= _N:
+            mt[0] = mt[_N - 1]
+            i = 1
+    mt[0] = 0x80000000
+
+
+@njit(cache=True)
+def _twist(mt) -> None:
+    for k in range(_N - _M):
+        y = (mt[k] & 0x80000000) | (mt[k + 1] & 0x7FFFFFFF)
+        mt[k] = mt[k + _M] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+    for k in range(_N - _M, _N - 1):
+        y = (mt[k] & 0x80000000) | (mt[k + 1] & 0x7FFFFFFF)
+        mt[k] = mt[k + _M - _N] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+    y = (mt[_N - 1] & 0x80000000) | (mt[0] & 0x7FFFFFFF)
+    mt[_N - 1] = mt[_M - 1] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+
+
+@njit(cache=True)
+def _temper(y) -> int:
+    y ^= y >> 11
+    y ^= (y << 7) & 0x9D2C5680
+    y ^= (y << 15) & 0xEFC60000
+    y ^= y >> 18
+    return y
+
+
+@njit(cache=True)
+def mt_stream_values(seed, n, out) -> None:
+    """out[:n] ← the first ``n`` values of ``random.Random(seed).random()`` (``seed`` a uint64)."""
+    mt = np.zeros(_N, np.int64)
+    key = np.zeros(2, np.int64)
+    key[0] = np.int64(seed & np.uint64(0xFFFFFFFF))
+    key[1] = np.int64(seed >> np.uint64(32))
+    _init_by_array(mt, key, 2 if key[1] != 0 else 1)
+    idx = _N
+    for t in range(n):
+        if idx >= _N:
+            _twist(mt)
+            idx = 0
+        a = _temper(mt[idx]) >> 5
+        idx += 1
+        if idx >= _N:
+            _twist(mt)
+            idx = 0
+        b = _temper(mt[idx]) >> 6
+        idx += 1
+        out[t] = (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
+
+
+# --- the evidence plan as arrays --------------------------------------------------------------------------------------
+# one row per draw step: kind (0 pick over buckets/classes then one more draw, 1 pick, 2 bool, 3 skip draws),
+# informative field index (-1 for noise), extra (skip count), cumulative-free probability rows per label
+K_PICK2, K_PICK1, K_BOOL, K_SKIP = 0, 1, 2, 3
+_steps: list[tuple[int, int, int, int, list[list[float]]]] = []
+_target_of_step: list[int] = []
+for _t, _name in enumerate(TARGETS[:5]):
+    for _entry in DRAW_PLAN[_name]:
+        if isinstance(_entry, tuple):
+            _steps.append((K_SKIP, -1, _entry[1], 0, [[0.0] * 4 for _ in LABELS]))
+        else:
+            _j = next((j for j, (tt, f) in enumerate(FIELDS) if f is _entry and tt == _t), -1)
+            if isinstance(_entry, BoolField):
+                _steps.append((K_BOOL, _j, 0, 0, [[_entry.p_true[lab], 0.0, 0.0, 0.0] for lab in LABELS]))
+            else:
+                _kind = K_PICK1 if isinstance(_entry, CatField) else K_PICK2
+                _rows = [list(_entry.probs[lab]) + [0.0] * (4 - len(_entry.probs[lab])) for lab in LABELS]
+                _steps.append((_kind, _j, 0, len(_entry.probs["legit"]), _rows))
+        _target_of_step.append(_t)
+assert all(f in DRAW_PLAN[TARGETS[t]] for t, f in FIELDS)
+assert INFORMATIVE_FIELDS and isinstance(AUDIENCE_OVERLAP, NumField)
+STEP_KIND = np.array([s[0] for s in _steps], np.int64)
+STEP_FIELD = np.array([s[1] for s in _steps], np.int64)
+STEP_SKIP = np.array([s[2] for s in _steps], np.int64)
+STEP_N = np.array([s[3] for s in _steps], np.int64)
+STEP_PROBS = np.array([s[4] for s in _steps], np.float64)  # [step, label, outcome]
+STEP_TARGET = np.array(_target_of_step, np.int64)
+#: the step of the audience overlap (its bucket is fixed for a shared targeting fingerprint)
+OVERLAP_STEP = next(i for i, (t, s) in enumerate(zip(_target_of_step, _steps, strict=True))
+                    if s[1] >= 0 and FIELDS[s[1]][1] is AUDIENCE_OVERLAP)
+OVERLAP_SHARED_BUCKET = next(i for i, (lo, hi) in enumerate(AUDIENCE_OVERLAP.buckets)
+                             if lo <= SHARED_OVERLAP_RANGE[0] and SHARED_OVERLAP_RANGE[1] <= hi)
+N_DRAWS = int(sum(2 if k in (K_PICK2,) else (s if k == K_SKIP else 1) for k, s in zip(STEP_KIND, STEP_SKIP,
+                                                                                         strict=True)))
+
+
+@njit(cache=True)
+def _pick(u, probs, n) -> int:
+    acc = 0.0
+    for i in range(n):
+        acc += probs[i]
+        if u < acc:
+            return i
+    return n - 1
+
+
+@njit(cache=True)
+def draw_outcomes(u, modes, shares_fingerprint, outc) -> None:
+    """Evidence outcomes of one ad from its ``evidence`` stream values ``u`` (``modes[t]``: label index per target)."""
+    p = 0
+    for s in range(STEP_KIND.shape[0]):
+        k = STEP_KIND[s]
+        mode = modes[STEP_TARGET[s]]
+        if k == K_SKIP:
+            p += STEP_SKIP[s]
+            continue
+        if k == K_BOOL:
+            o = 0 if u[p] < STEP_PROBS[s, mode, 0] else 1
+            p += 1
+        elif k == K_PICK1:
+            o = _pick(u[p], STEP_PROBS[s, mode], STEP_N[s])
+            p += 1
+        else:
+            o = _pick(u[p], STEP_PROBS[s, mode], STEP_N[s])
+            if s == OVERLAP_STEP and shares_fingerprint:
+                o = OVERLAP_SHARED_BUCKET
+            p += 2
+        j = STEP_FIELD[s]
+        if j >= 0:
+            outc[j] = o
+
+
+@njit(cache=True)
+def draw_ads(ev_seeds, cls_seeds, modes, shares, outc, cls_u) -> None:
+    """For each ad i: evidence outcomes into ``outc[i]`` and the two classifier draws into ``cls_u[i]``."""
+    u = np.zeros(N_DRAWS)
+    for i in range(ev_seeds.shape[0]):
+        mt_stream_values(ev_seeds[i], N_DRAWS, u)
+        draw_outcomes(u, modes[i], shares[i], outc[i])
+        mt_stream_values(cls_seeds[i], 2, cls_u[i])
