@@ -25,7 +25,8 @@ from .league import League
 from .neural_policy import save_checkpoint
 from .ppo import PPOLearner
 from .ratings import Elo, investigator_score
-from .selfplay import RolloutResult, SelfPlayRunner
+from .rl import make_runner
+from .selfplay import RolloutResult
 from .train_config import TrainConfig, unique_run_name
 
 ArchiveSink = Callable[[list[dict], dict[str, Any]], None]
@@ -40,16 +41,11 @@ class Collector(Protocol):
 
 
 class LocalCollector:
-    """In-process collector: one :class:`SelfPlayRunner` per (virtual) worker, stepped in turn."""
+    """In-process collector: one runner (``config.engine``, see :func:`agents.rl.make_runner`) per (virtual)
+    worker, stepped in turn."""
 
     def __init__(self, config: TrainConfig, n_runners: int = 1) -> None:
-        self.runners = [
-            SelfPlayRunner(config.matches_per_worker, config.task_ids, config.seed, config.learn_roles,
-                           config.opponent_weights, config.hidden, config.shaped_credit, config.archive_rate,
-                           worker_index=i, bc_teachers=config.bc_teachers,
-                           link_credit_to_pulls=config.link_credit_to_pulls)
-            for i in range(max(1, n_runners))
-        ]
+        self.runners = [make_runner(config, i) for i in range(max(1, n_runners))]
 
     def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> list[RolloutResult]:
         out = []

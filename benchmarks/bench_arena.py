@@ -4,7 +4,10 @@ Single process, one core; rates use the process CPU time (robust to other load o
 For every task it plays complete matches with the scripted bots and with
 random bots (bots see ``observe(role, text=False)``, as in training), and the same random-bot loop with
 full observations (text summaries included, as served to external agents) as the in-run baseline.
-It also creates 1,000 live ``RefereeEnvironment`` objects and reports the memory each holds.
+It also creates 1,000 live ``RefereeEnvironment`` objects and reports the memory each holds, and measures
+the batched core (``arena/core``): decisions per CPU second in batch (rules kernels alone, and with the
+encoder features and masks rebuilt for every decision), and the kernels' first-compile and cached start
+times in fresh processes.
 
     python benchmarks/bench_arena.py [--seconds 3] [--json]
 """
@@ -18,6 +21,8 @@ import sys
 import time
 import tracemalloc
 from typing import Any
+
+from numba import njit
 
 from fraudarena.agents import make_bot
 from fraudarena.arena import TASK_IDS, RefereeEnvironment
@@ -84,6 +89,107 @@ def memory_per_played_env(n: int = 300, task_id: str = "task_3") -> float:
     return (after - before) / n
 
 
+@njit(cache=True)
+def _sample_legal(mask, widths, state, out) -> None:
+    """One uniformly random legal code per row of ``mask`` (xorshift64 in ``state[0]``); -1 for no legal code."""
+    for i in range(mask.shape[0]):
+        n = 0
+        for c in range(widths[i]):
+            if mask[i, c]:
+                n += 1
+        if n == 0:
+            out[i] = -1
+            continue
+        x = state[0]
+        x ^= (x << 13) & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 7
+        x ^= (x << 17) & 0xFFFFFFFFFFFFFFFF
+        state[0] = x
+        k = x % n
+        for c in range(widths[i]):
+            if mask[i, c]:
+                if k == 0:
+                    out[i] = c
+                    break
+                k -= 1
+
+
+def bench_core(seconds: float, task_id: str = "task_3", n_matches: int = 256, with_features: bool = True
+               ) -> dict[str, float]:
+    """Decisions per CPU second of the batched core: random legal Investigator actions, the Fraudster ends its
+    turns (proposals carry texts and run in Python once each); features and masks rebuilt for every decision
+    when ``with_features``. The step loop and the (Python) resets of finished matches are timed apart."""
+    import numpy as np
+
+    from fraudarena.agents.rl.features import CoreFeatures
+    from fraudarena.arena.core import CoreBatch
+    from fraudarena.arena.core.layout import MI_PHASE, PH_AUDIT, PH_INVESTIGATOR
+
+    batch = CoreBatch(n_matches, n_slots=33)
+    feats = CoreFeatures(batch)
+    for m in range(n_matches):
+        batch.reset(m, task_id, m)
+        feats.on_reset(m)
+    state = np.array([0x9E3779B97F4A7C15], np.uint64)
+    codes = np.zeros(n_matches, np.int64)
+    conf = np.full(n_matches, 0.7)
+    widths = np.full(n_matches, batch.inv_mask.shape[1], np.int64)
+    seed = n_matches
+    decisions = 0
+    inv_decisions = 0
+    resets = 0
+    reset_cpu = 0.0
+    cpu0 = time.process_time()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(50):
+            if with_features:
+                feats.update()
+            inv_mask, _ = batch.masks()
+            _sample_legal(inv_mask, widths, state, codes)
+            phase = batch.mi[:, MI_PHASE]
+            inv = phase == PH_INVESTIGATOR
+            codes[~inv] = 0  # the Fraudster ends its turn
+            batch.step(codes, conf)
+            decisions += n_matches
+            inv_decisions += int(inv.sum())
+            r0 = time.process_time()
+            for m in np.nonzero(batch.mi[:, MI_PHASE] >= PH_AUDIT)[0]:
+                batch.reset(int(m), task_id, seed)
+                feats.on_reset(int(m))
+                seed += 1
+                resets += 1
+            reset_cpu += time.process_time() - r0
+    cpu = time.process_time() - cpu0
+    step_cpu = cpu - reset_cpu
+    return {"decisions_per_cpu_s": decisions / step_cpu, "investigator_decisions_per_cpu_s": inv_decisions / step_cpu,
+            "decisions_per_cpu_s_with_resets": decisions / cpu, "matches_per_cpu_s": resets / cpu,
+            "reset_ms": reset_cpu / max(1, resets) * 1e3, "with_features": with_features}
+
+
+def core_compile_seconds() -> dict[str, float]:
+    """Seconds to import and first-call the core's kernels in a fresh process: with an empty numba cache
+    (first compile) and with the cache this checkout keeps."""
+    import subprocess
+
+    code = ("import time; t=time.perf_counter(); import numpy as np; from fraudarena.arena.core import CoreBatch; "
+            "from fraudarena.agents.rl.features import CoreFeatures; b=CoreBatch(2); f=CoreFeatures(b); "
+            "b.reset(0,'task_3',1); f.on_reset(0); f.update(); b.masks(); "
+            "b.step(np.zeros(2,np.int64), np.zeros(2)); print(time.perf_counter()-t)")
+    import os
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "NUMBA_CACHE_DIR": tmp})
+        out["first_compile_s"] = float(cold.stdout.strip().splitlines()[-1])
+        warm = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "NUMBA_CACHE_DIR": tmp})
+        out["cached_start_s"] = float(warm.stdout.strip().splitlines()[-1])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
@@ -100,8 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"task": task_id, "bots": "random (full text obs, baseline)", **baseline,
                      "vs_full_obs_random": 1.0})
     mem = {"bytes_per_env_after_reset": memory_per_env(), "bytes_per_env_after_match": memory_per_played_env()}
+    core = {"rules_only": bench_core(args.seconds, with_features=False),
+            "rules_features_masks": bench_core(args.seconds, with_features=True),
+            "compile": core_compile_seconds()}
     if args.json:
-        print(json.dumps({"rows": rows, "memory": mem}, indent=2))
+        print(json.dumps({"rows": rows, "memory": mem, "core": core}, indent=2))
         return 0
     print(f"{'task':<14} {'bots':<34} {'matches/s':>10} {'steps/s':>10} {'steps/match':>12} {'x baseline':>10}")
     for r in rows:
@@ -110,6 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmemory per live task_3 env: {mem['bytes_per_env_after_reset'] / 1024:.1f} KiB after reset, "
           f"{mem['bytes_per_env_after_match'] / 1024:.1f} KiB after a full scripted match")
     print("targets: >= 1000 task_3 matches/s and >= 30000 steps/s with random bots (one core)")
+    print("\nbatched core (task_3, 256 matches, random legal Investigator actions, one core):")
+    for name, key in (("rules kernels only", "rules_only"), ("rules + features + masks", "rules_features_masks")):
+        res = core[key]
+        print(f"  {name:<26} {res['decisions_per_cpu_s']:>10.0f} decisions/s in the step loop; with resets "
+              f"({res['reset_ms']:.2f} ms each, Python) {res['decisions_per_cpu_s_with_resets']:.0f}/s, "
+              f"{res['matches_per_cpu_s']:.0f} matches/s")
+    print(f"  kernels: first compile {core['compile']['first_compile_s']:.1f} s, cached start "
+          f"{core['compile']['cached_start_s']:.1f} s   (target: >= 100000 decisions/s per core)")
     return 0
 
 

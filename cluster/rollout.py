@@ -1,4 +1,4 @@
-"""Ray placement of the rollout loop: ``RolloutWorker`` actors around ``agents.selfplay.SelfPlayRunner``.
+"""Ray placement of the rollout loop: ``RolloutWorker`` actors around the runner ``TrainConfig.engine`` names.
 
 Each worker steps ``matches_per_worker`` matches in-process and batches the policy forward pass across
 them; its seeds derive from (config seed, worker index). Per iteration the driver puts the weights in
@@ -15,7 +15,8 @@ from typing import Any
 
 import ray
 
-from fraudarena.agents.selfplay import RolloutResult, SelfPlayRunner
+from fraudarena.agents.rl import make_runner
+from fraudarena.agents.selfplay import RolloutResult
 from fraudarena.agents.train_config import TrainConfig
 
 
@@ -42,7 +43,7 @@ def archive_entries(sampled: list[dict], run: str, iteration: int, worker: int) 
 
 @ray.remote(num_cpus=1)
 class RolloutWorker:
-    """A Ray actor owning one :class:`SelfPlayRunner`."""
+    """A Ray actor owning one rollout runner (``agents.rl.make_runner``)."""
 
     def __init__(self, config: dict, worker_index: int, history: Any = None) -> None:
         import torch
@@ -52,10 +53,7 @@ class RolloutWorker:
         self.cfg = cfg
         self.index = worker_index
         self.history = history
-        self.runner = SelfPlayRunner(cfg.matches_per_worker, cfg.task_ids, cfg.seed, cfg.learn_roles,
-                                     cfg.opponent_weights, cfg.hidden, cfg.shaped_credit, cfg.archive_rate,
-                                     worker_index=worker_index, bc_teachers=cfg.bc_teachers,
-                                     link_credit_to_pulls=cfg.link_credit_to_pulls)
+        self.runner = make_runner(cfg, worker_index)
 
     def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> RolloutResult:
         self.runner.set_weights(weights)

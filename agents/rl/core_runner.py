@@ -49,6 +49,7 @@ from ..encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES
 from ..models import build_model
 from ..selfplay import LEARNABLE, MatchResult, RolloutResult, SelfPlayRunner
 from .features import CoreFeatures
+from .inference import investigator_logits
 from .rewards import (
     KIND_END,
     KIND_INVESTIGATE,
@@ -290,7 +291,7 @@ class CoreRolloutRunner:
             ad_mask = torch.from_numpy(np.arange(n_max)[None, :] < n_ads[:, None])
             glob = torch.from_numpy(f.glob[ms])
             amask_np = inv_mask[ms, :1 + PER_AD * n_max]
-            logits, values = model(ads, ad_mask, glob, torch.from_numpy(amask_np))
+            logits, values = investigator_logits(model, ads, ad_mask, glob, torch.from_numpy(amask_np))
         else:
             glob = torch.from_numpy(f.fglob[ms])
             amask_np = fraud_mask[ms]

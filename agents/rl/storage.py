@@ -4,8 +4,12 @@ Each learned role has one ``DecisionStore``: per-decision scalars and the global
 and for the Investigator the variable-length ad rows and masks in flat arrays with per-decision offsets.
 ``append`` writes a whole group of matches at once (numba gathers straight from the feature buffers);
 ``pack`` cuts out the decisions of finished matches, ordered trajectory by trajectory (``RoleBatch``'s
-layout), and keeps the unfinished ones for the next call. Buffers grow by doubling and are reused, so a
-run allocates only its output.
+layout), and keeps the unfinished ones for the next call. Buffers grow by doubling and are reused.
+
+The Investigator's packed ad rows and masks (hundreds of MB per iteration) are written into two output
+buffers used in turn: fresh memory costs a page fault per 4 KiB, which on these VMs is slower than the copy
+itself. So a returned batch's ``ads`` and ``masks`` stay valid until the next-but-one ``pack`` (Ray
+pickles a worker's result when ``collect`` returns; the trainer uses a batch within its iteration).
 """
 
 from __future__ import annotations
@@ -17,25 +21,55 @@ from ..batch import RoleBatch
 
 
 @njit(cache=True)
-def _gather_rows(src, ms, counts, dst, start) -> int:
-    """dst[start:] ← src[m, :counts[i]] for each ms[i] (rows of a [M, A, F] or [M, W] buffer); returns the end."""
+def _gather_rows_3d(src, ms, counts, dst, start) -> None:
+    p = start
+    width = src.shape[2]
+    for i in range(ms.shape[0]):
+        m = ms[i]
+        for j in range(counts[i]):
+            for c in range(width):
+                dst[p, c] = src[m, j, c]
+            p += 1
+
+
+@njit(cache=True)
+def _gather_rows_2d(src, ms, counts, dst, start) -> None:
     p = start
     for i in range(ms.shape[0]):
         m = ms[i]
         for j in range(counts[i]):
             dst[p] = src[m, j]
             p += 1
-    return p
+
+
+def _gather_rows(src: np.ndarray, ms: np.ndarray, counts: np.ndarray, dst: np.ndarray, start: int) -> None:
+    """dst[start:] ← src[m, :counts[i]] for each ms[i] (rows of a [M, A, F] or [M, W] buffer)."""
+    (_gather_rows_3d if src.ndim == 3 else _gather_rows_2d)(src, ms, counts, dst, start)
 
 
 @njit(cache=True)
-def _ragged_take(src, off, idx, dst) -> None:
-    """dst ← concatenation of src[off[i]:off[i+1]] for i in idx (in order)."""
+def _ragged_take_2d(src, off, idx, dst) -> None:
+    p = 0
+    width = src.shape[1]
+    for i in idx:
+        for r in range(off[i], off[i + 1]):
+            for c in range(width):  # element loop: row-slice assignment is ~20x slower in numba
+                dst[p, c] = src[r, c]
+            p += 1
+
+
+@njit(cache=True)
+def _ragged_take_1d(src, off, idx, dst) -> None:
     p = 0
     for i in idx:
         for r in range(off[i], off[i + 1]):
             dst[p] = src[r]
             p += 1
+
+
+def _ragged_take(src: np.ndarray, off: np.ndarray, idx: np.ndarray, dst: np.ndarray) -> None:
+    """dst ← concatenation of src[off[i]:off[i+1]] for i in idx (in order)."""
+    (_ragged_take_2d if src.ndim == 2 else _ragged_take_1d)(src, off, idx, dst)
 
 
 def _grow(a: np.ndarray, need: int) -> np.ndarray:
@@ -58,6 +92,8 @@ class DecisionStore:
         self.n = 0
         self.glob = np.zeros((capacity, glob_width), np.float32)
         self.cols = {k: np.zeros(capacity, np.float32 if k in ("logp", "value") else np.int64) for k in self.SCALARS}
+        self._out: list[tuple[np.ndarray, np.ndarray]] = []  # packed (ads, masks) buffers, used in turn
+        self._turn = 0
         if self.ragged:
             self.ads = np.zeros((capacity * 8, ad_width), np.float32)
             self.mask = np.zeros(capacity * 80, bool)
@@ -125,11 +161,24 @@ class DecisionStore:
             return RoleBatch(masks=self.mask[order], **common)
         n_ads = self.ad_off[order + 1] - self.ad_off[order]
         widths = self.mask_off[order + 1] - self.mask_off[order]
-        ads = np.empty((int(n_ads.sum()), self.ads.shape[1]), np.float32)
-        mask = np.empty(int(widths.sum()), bool)
+        ads, mask = self._output(int(n_ads.sum()), int(widths.sum()))
         _ragged_take(self.ads, self.ad_off, order, ads)
         _ragged_take(self.mask, self.mask_off, order, mask)
         return RoleBatch(masks=mask, ads=ads, n_ads=n_ads, **common)
+
+    def _output(self, n_rows: int, n_mask: int) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the next output buffer pair, grown (with headroom) when too small."""
+        while len(self._out) < 2:
+            self._out.append((np.zeros((0, self.ads.shape[1]), np.float32), np.zeros(0, bool)))
+        k = self._turn
+        self._turn = 1 - k
+        ads, mask = self._out[k]
+        if ads.shape[0] < n_rows:
+            ads = np.empty((n_rows + n_rows // 4, ads.shape[1]), np.float32)
+        if mask.shape[0] < n_mask:
+            mask = np.empty(n_mask + n_mask // 4, bool)
+        self._out[k] = (ads, mask)
+        return ads[:n_rows], mask[:n_mask]
 
     def _compact(self, keep: np.ndarray) -> None:
         k = len(keep)

@@ -84,3 +84,22 @@ def test_house_bot_and_snapshot_seats_replay_exactly() -> None:
     seats = {name for res in results for name in res.seats.values()}
     assert {"live", "snap:1", "bot:scripted"} <= seats
     assert errors == 0
+
+
+def test_rollout_forward_equals_the_module() -> None:
+    from fraudarena.agents.models import InvestigatorNet
+    from fraudarena.agents.rl.inference import investigator_logits
+
+    torch.manual_seed(3)
+    net = InvestigatorNet(24).eval()
+    b, n = 9, 7
+    ads = torch.randn(b, n, net.ad_in[0].in_features)
+    ad_mask = torch.arange(n)[None, :] < torch.tensor([7, 1, 3, 5, 7, 2, 6, 4, 7])[:, None]
+    glob = torch.randn(b, net.glob_in[0].in_features)
+    action_mask = torch.rand(b, 1 + 10 * n) < 0.6
+    action_mask[:, 0] = True
+    with torch.no_grad():
+        want = net(ads, ad_mask, glob, action_mask)
+    got = investigator_logits(net, ads, ad_mask, glob, action_mask)
+    for w, g in zip(want, got, strict=True):
+        assert torch.allclose(w, g, atol=1e-4)
