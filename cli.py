@@ -366,7 +366,7 @@ def play(
     for r in (ROLES if all_roles else (role,)):
         _check_kind(bot, r)
     if bot.startswith("policy:"):  # a learned policy from a checkpoint directory (needs torch)
-        from fraudarena.agents import neural_policy
+        from fraudarena.agents.rl import neural_policy
 
         neural_policy.register()
         try:
@@ -389,7 +389,7 @@ def play(
 
 
 def _train_defaults() -> Any:
-    from fraudarena.agents.train_config import TrainConfig
+    from fraudarena.agents.rl.config import TrainConfig
 
     return TrainConfig()
 
@@ -420,7 +420,7 @@ def train(
                                                     "runs/<run>/checkpoints/latest")] = None,
 ) -> None:
     """Self-play PPO training on Ray: rollout workers, a learner, a league; TensorBoard logs + checkpoints."""
-    from fraudarena.agents.train_config import TrainConfig, unique_run_name
+    from fraudarena.agents.rl.config import TrainConfig, unique_run_name
 
     try:
         file_cfg = TrainConfig.load(config) if config else TrainConfig()
@@ -437,7 +437,7 @@ def train(
     run_dir = Path(runs_dir or file_cfg.runs_dir) / (run_name or file_cfg.run_name)
     console.print(f"run [bold]{escape(str(run_dir))}[/bold]: checkpoints in {escape(str(run_dir / 'checkpoints'))}"
                   f", curves: tensorboard --logdir {escape(str(run_dir.parent))}", soft_wrap=True, highlight=False)
-    from fraudarena.cluster.trainer import train_command
+    from fraudarena.cluster.train_job import train_command
 
     summary = train_command(config=config, workers=workers, matches_per_worker=matches_per_worker,
                             minutes=minutes, iterations=iterations, address=address, run_name=run_name,
@@ -502,7 +502,7 @@ def evaluate(
     if not (Path(checkpoint) / "config.json").is_file():
         fail(f"no checkpoint at {checkpoint} (expected a directory like runs/<run>/checkpoints/latest)",
              USAGE_ERROR)
-    from fraudarena.agents.eval_cli import eval_command
+    from fraudarena.agents.rl.evaluate import eval_command
 
     try:
         eval_command(checkpoint, tasks=tasks, seeds=seeds, out=out)

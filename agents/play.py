@@ -107,7 +107,7 @@ def make_bot(kind: str, role: str, seed: int) -> Policy:
             raise ValueError(f"bot kind {kind!r} plays {plays}, not {role}")
         return ctor(seed)
     if kind.startswith("policy:") and "policy:" not in _PREFIXES:
-        from . import neural_policy  # learned policies need torch: imported only when one is asked for
+        from .rl import neural_policy  # learned policies need torch: imported only when one is asked for
 
         neural_policy.register()
     if kind.startswith("llm:") and "llm:" not in _PREFIXES:

@@ -25,15 +25,15 @@ import time
 
 
 def _weights(checkpoint: str | None, hidden: int, bc_iters: int, task: str) -> tuple[dict, str]:
-    from fraudarena.agents.neural_policy import load_model
+    from fraudarena.agents.rl.neural_policy import load_model
 
     roles = ("investigator", "fraudster")
     if checkpoint:
         return {r: load_model(checkpoint, r).state_dict() for r in roles}, f"checkpoint {checkpoint}"
     import tempfile
 
-    from fraudarena.agents.train_config import TrainConfig
-    from fraudarena.agents.training import LocalCollector, Trainer
+    from fraudarena.agents.rl.config import TrainConfig
+    from fraudarena.agents.rl.trainer import LocalCollector, Trainer
 
     cfg = TrainConfig(num_workers=0, matches_per_worker=128, rollout_steps=100, task_ids=(task,), hidden=hidden,
                       bc_iterations=bc_iters, iterations=bc_iters, checkpoint_every=0, archive_rate=0.0)
@@ -49,8 +49,8 @@ def bench_naive(weights: dict, hidden: int, seconds: float, task: str) -> dict:
     import torch
 
     from fraudarena.agents import make_bot
-    from fraudarena.agents.models import build_model
-    from fraudarena.agents.neural_policy import NeuralPolicy
+    from fraudarena.agents.rl.models import build_model
+    from fraudarena.agents.rl.neural_policy import NeuralPolicy
     from fraudarena.arena import RefereeEnvironment
 
     torch.set_num_threads(1)
@@ -78,7 +78,7 @@ def bench_naive(weights: dict, hidden: int, seconds: float, task: str) -> dict:
 
 def _live_seats_runner(n: int, task: str, weights: dict, hidden: int, engine: str, index: int = 0):
     from fraudarena.agents.rl import make_runner
-    from fraudarena.agents.train_config import TrainConfig
+    from fraudarena.agents.rl.config import TrainConfig
 
     cfg = TrainConfig(matches_per_worker=n, task_ids=(task,), hidden=hidden, opponent_weights={"live": 1.0},
                       archive_rate=0.0, engine=engine)
@@ -143,7 +143,7 @@ def profile_core(weights: dict, hidden: int, n: int, steps: int, task: str) -> d
 
 
 def bench_ray(weights: dict, hidden: int, workers: int, n: int, steps: int, iters: int, task: str) -> dict:
-    from fraudarena.agents.train_config import TrainConfig
+    from fraudarena.agents.rl.config import TrainConfig
     from fraudarena.cluster.rollout import RayCollector
 
     cfg = TrainConfig(num_workers=workers, matches_per_worker=n, task_ids=(task,), hidden=hidden,
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--profile", action="store_true", help="also report CPU µs per env step by part (core engine)")
     args = p.parse_args(argv)
     if args.checkpoint:
-        from fraudarena.agents.neural_policy import read_meta
+        from fraudarena.agents.rl.neural_policy import read_meta
 
         args.hidden = int(read_meta(args.checkpoint)["config"].get("hidden", args.hidden))
     weights, policy = _weights(args.checkpoint, args.hidden, args.bc_iters, args.task)

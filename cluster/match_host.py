@@ -24,7 +24,7 @@ def default_bot_factory(kind: str, role: str, seed: int) -> Any:
     from fraudarena.agents import make_bot
 
     if kind.startswith("policy:"):  # learned policies need torch: load that only when asked for
-        from fraudarena.agents import neural_policy
+        from fraudarena.agents.rl import neural_policy
 
         neural_policy.register()
     return make_bot(kind, role, seed)

@@ -16,8 +16,8 @@ from typing import Any
 import ray
 
 from fraudarena.agents.rl import make_runner
-from fraudarena.agents.selfplay import RolloutResult
-from fraudarena.agents.train_config import TrainConfig
+from fraudarena.agents.rl.config import TrainConfig
+from fraudarena.agents.rl.runner import RolloutResult
 
 
 def archive_entries(sampled: list[dict], run: str, iteration: int, worker: int) -> list[dict[str, Any]]:

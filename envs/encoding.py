@@ -1,7 +1,7 @@
 """Fixed-shape observations, legal-action masks and flat actions shared by the RL environments.
 
 The Investigator and Fraudster use the encoders and codecs that training uses
-(``fraudarena.agents.encoders`` / ``fraudarena.agents.codecs``); this module only pads them to fixed
+(``fraudarena.agents.rl.encoders`` / ``fraudarena.agents.rl.codecs``); this module only pads them to fixed
 shapes so that Gymnasium / PettingZoo spaces can describe them:
 
 * **Investigator** — ``{"observation": {"ads": [max_ads, AD_FEATURES] float32, "ads_present":
@@ -36,7 +36,7 @@ import numpy as np
 from gymnasium import spaces
 
 from fraudarena.agents.bots.heuristic import HeuristicAuditor, analyse
-from fraudarena.agents.codecs import (
+from fraudarena.agents.rl.codecs import (
     N_FRAUD_ACTIONS,
     fraudster_decode,
     fraudster_mask,
@@ -44,7 +44,7 @@ from fraudarena.agents.codecs import (
     investigator_mask,
     n_investigator_actions,
 )
-from fraudarena.agents.encoders import (
+from fraudarena.agents.rl.encoders import (
     AD_FEATURES,
     FRAUD_GLOBAL_FEATURES,
     INV_GLOBAL_FEATURES,

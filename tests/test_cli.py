@@ -18,8 +18,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from fraudarena.agents import play_match
+from fraudarena.agents.rl.config import TrainConfig
 from fraudarena.agents.tournament import parse_seeds
-from fraudarena.agents.train_config import TrainConfig
 from fraudarena.arena import TASK_IDS, record_json
 from fraudarena.cli import app, bot_kinds
 from fraudarena.cluster.settings import ArenaSettings
@@ -221,7 +221,7 @@ def test_client_connect_failures_are_cannot_connect() -> None:
 
 
 def _fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """Replace ``cluster.trainer.train_command`` (Ray, torch) by a recorder returning a plausible summary."""
+    """Replace ``cluster.train_job.train_command`` (Ray, torch) by a recorder returning a plausible summary."""
     calls: list[dict] = []
 
     def train_command(**kwargs: object) -> dict:
@@ -232,9 +232,9 @@ def _fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
                 "last": {"bc": 0.0, "investigator/reward": 0.25, "investigator/win_vs_scripted": 0.5,
                          "env_steps_per_s": 800.0, "elo/investigator_live": 1012.3}}
 
-    fake = types.ModuleType("fraudarena.cluster.trainer")
+    fake = types.ModuleType("fraudarena.cluster.train_job")
     fake.train_command = train_command  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fraudarena.cluster.trainer", fake)
+    monkeypatch.setitem(sys.modules, "fraudarena.cluster.train_job", fake)
     return calls
 
 

@@ -37,6 +37,14 @@ def test_agents_package_imports_no_ray_or_web_stack() -> None:
     assert not [m for m in loaded if m.split(".")[0] in ("ray", "fastapi", "starlette", "uvicorn", "websockets")]
 
 
+def test_every_agents_module_imports_no_ray_or_server_stack() -> None:
+    """Every module of agents/ (bots, the RL stack, the client, LLM agents) loads without Ray or a web server;
+    only the WebSocket client library is allowed (the client is an agent's side of the protocol)."""
+    modules, loaded = _loaded("agents", walk=True)
+    assert "fraudarena.agents.rl.core_runner" in modules and "fraudarena.agents.rl.trainer" in modules
+    assert not [m for m in loaded if m.split(".")[0] in ("ray", "fastapi", "starlette", "uvicorn")]
+
+
 def test_envs_package_imports_no_ray_torch_or_web_stack() -> None:
     modules, loaded = _loaded("envs", walk=True)
     assert "fraudarena.envs.aec" in modules and "fraudarena.envs.gym_env" in modules

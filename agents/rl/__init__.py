@@ -20,7 +20,7 @@ def make_runner(config: Any, worker_index: int = 0) -> Any:
 
         return CoreRolloutRunner(*args, **kwargs)
     if engine == "python":
-        from ..selfplay import SelfPlayRunner
+        from fraudarena.agents.rl.runner import SelfPlayRunner
 
         return SelfPlayRunner(*args, **kwargs)
     raise ValueError(f"unknown rollout engine {engine!r}; expected 'core' or 'python'")

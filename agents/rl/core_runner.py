@@ -1,6 +1,6 @@
 """``CoreRolloutRunner``: self-play rollouts on the batched rules core, with no Python per match per step.
 
-The drop-in sibling of ``agents.selfplay.SelfPlayRunner`` (same ``set_weights`` / ``set_mode`` / ``run``
+The drop-in sibling of ``agents.rl.runner.SelfPlayRunner`` (same ``set_weights`` / ``set_mode`` / ``run``
 and the same ``RolloutResult``) for PPO self-play: M matches live in one ``arena.core.CoreBatch``; each
 vector step is a handful of whole-batch calls: the feature kernels (``features.py``), one batched forward
 pass per (role, policy) group, sampling, one ``CoreBatch.step``. Per-match Python runs only for events:
@@ -27,6 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from fraudarena.agents.rl.batch import RoleBatch
+from fraudarena.agents.rl.codecs import MAX_REDRAWS
+from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES
+from fraudarena.agents.rl.models import build_model
+from fraudarena.agents.rl.runner import LEARNABLE, MatchResult, RolloutResult, SelfPlayRunner
 from fraudarena.arena.core import CoreBatch
 from fraudarena.arena.core import kernels as K
 from fraudarena.arena.core.actions import FRAUD_PROPOSE0, K_LINK, K_VERDICT, N_FRAUD_ACTIONS, PER_AD, decode_proposal
@@ -42,12 +47,7 @@ from fraudarena.arena.core.layout import (
 )
 from fraudarena.arena.rng import bot_seed
 
-from ..batch import RoleBatch
 from ..bots.textkit import fresh_plain_texts
-from ..codecs import MAX_REDRAWS
-from ..encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES
-from ..models import build_model
-from ..selfplay import LEARNABLE, MatchResult, RolloutResult, SelfPlayRunner
 from .features import CoreFeatures
 from .inference import investigator_logits
 from .rewards import (

@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from fraudarena.agents.bots.belief import _COND_H, CLASSIFIER_OUTCOMES, JOINT_OUTCOMES
-from fraudarena.agents.encoders import (
+from fraudarena.agents.rl.encoders import (
     _EVIDENCE_WIDTH,
     _FLAG_COL,
     _LINK_COL,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models import NEG, InvestigatorNet
+from fraudarena.agents.rl.models import NEG, InvestigatorNet
 
 
 @torch.inference_mode()

@@ -9,13 +9,13 @@ reference for the core's rewards and grader.
 
 from __future__ import annotations
 
+from fraudarena.agents.rl.encoders import encode_investigator
 from fraudarena.arena.core.actions import FRAUD_COMMIT, FRAUD_END, decode_proposal
 from fraudarena.arena.core.batch import MatchTexts
 from fraudarena.arena.referee import RefereeEnvironment
 from fraudarena.arena.rng import bot_seed
 
-from .. import codecs
-from ..encoders import encode_investigator
+from . import codecs
 
 
 def replay_codes(info: MatchTexts, codes: list[int], seats: dict[str, str]) -> RefereeEnvironment:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..batch import RoleBatch
+from fraudarena.agents.rl.batch import RoleBatch
 
 
 @njit(cache=True)

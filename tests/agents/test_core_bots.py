@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from core_play import compare, compare_grader
 
-from fraudarena.agents import codecs
 from fraudarena.agents.bots.camouflage import CamouflageFraudster
 from fraudarena.agents.bots.reactive import ReactiveFraudster
 from fraudarena.agents.bots.scripted import ScriptedInvestigator
-from fraudarena.agents.encoders import encode_investigator
+from fraudarena.agents.rl import codecs
 from fraudarena.agents.rl.core_bots import CoreBots
+from fraudarena.agents.rl.encoders import encode_investigator
 from fraudarena.agents.rl.features import CoreFeatures
 from fraudarena.arena.core import CoreBatch
 from fraudarena.arena.core import kernels as K

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from core_play import play_both
 
-from fraudarena.agents import codecs
-from fraudarena.agents.encoders import encode_fraudster, encode_investigator
+from fraudarena.agents.rl import codecs
+from fraudarena.agents.rl.encoders import encode_fraudster, encode_investigator
 from fraudarena.agents.rl.features import CoreFeatures
 from fraudarena.arena.core import CoreBatch
 from fraudarena.arena.referee import RefereeEnvironment

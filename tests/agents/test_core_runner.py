@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from fraudarena.agents.models import build_model
 from fraudarena.agents.rl.core_runner import CoreRolloutRunner
+from fraudarena.agents.rl.models import build_model
 from fraudarena.arena.spec import TASK_IDS
 
 
@@ -87,8 +87,8 @@ def test_house_bot_and_snapshot_seats_replay_exactly() -> None:
 
 
 def test_rollout_forward_equals_the_module() -> None:
-    from fraudarena.agents.models import InvestigatorNet
     from fraudarena.agents.rl.inference import investigator_logits
+    from fraudarena.agents.rl.models import InvestigatorNet
 
     torch.manual_seed(3)
     net = InvestigatorNet(24).eval()

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from fraudarena.agents import ScriptedInvestigator, play_match
-from fraudarena.agents.batch import StepRecord
-from fraudarena.agents.selfplay import SelfPlayRunner, shaped_rewards
+from fraudarena.agents.rl.batch import StepRecord
+from fraudarena.agents.rl.runner import SelfPlayRunner, shaped_rewards
 from fraudarena.arena.scoring import matrix_value
 
 torch.set_num_threads(1)
@@ -69,7 +69,7 @@ def test_runner_trajectories_hold_only_own_decisions():
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 @pytest.mark.parametrize("share", [0.5, 1.0])
 def test_link_credit_to_pulls_is_exact_and_moves_credit(seed, share):
-    from fraudarena.agents.selfplay import credit_link_pulls
+    from fraudarena.agents.rl.runner import credit_link_pulls
 
     record = play_match("task_3", seed, investigator="ringhunter")
     final = record["rewards"]["investigator"]
@@ -108,7 +108,7 @@ def test_link_credit_to_pulls_is_exact_and_moves_credit(seed, share):
 
 def test_runner_passes_bc_teachers_and_link_share():
     from fraudarena.agents.bots import ReactiveFraudster, RingHunterInvestigator
-    from fraudarena.agents.train_config import TrainConfig
+    from fraudarena.agents.rl.config import TrainConfig
 
     cfg = TrainConfig()
     runner = SelfPlayRunner(2, ("task_3",), 0, ("investigator", "fraudster"), hidden=16,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fraudarena.agents import make_bot
-from fraudarena.agents.codecs import (
+from fraudarena.agents.rl.codecs import (
     CAMO_SETS,
     FRAUD_COMMIT,
     FRAUD_END,
@@ -24,7 +24,7 @@ from fraudarena.agents.codecs import (
     investigator_encode,
     investigator_mask,
 )
-from fraudarena.agents.encoders import (
+from fraudarena.agents.rl.encoders import (
     AD_FEATURES,
     FRAUD_GLOBAL_FEATURES,
     INV_GLOBAL_FEATURES,

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from fraudarena.agents.eval_cli import figure, plot
+from fraudarena.agents.rl.evaluate import figure, plot
 
 RESULT = {
     "tasks": ["task_1"], "n_seeds": 3,

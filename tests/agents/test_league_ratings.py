@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fraudarena.agents.league import League
-from fraudarena.agents.ratings import Elo, investigator_score
+from fraudarena.agents.rl.league import League
+from fraudarena.agents.rl.ratings import Elo, investigator_score
 
 
 def test_league_keeps_newest_snapshots_and_round_trips(tmp_path):

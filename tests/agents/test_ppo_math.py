@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from fraudarena.agents.batch import RoleBatch, StepRecord, pad_investigator
-from fraudarena.agents.codecs import N_FRAUD_ACTIONS, PER_AD
-from fraudarena.agents.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES
-from fraudarena.agents.models import FraudsterNet, InvestigatorNet
-from fraudarena.agents.ppo import PPOLearner, compute_gae, forward, ppo_loss
-from fraudarena.agents.train_config import TrainConfig
+from fraudarena.agents.rl.batch import RoleBatch, StepRecord, pad_investigator
+from fraudarena.agents.rl.codecs import N_FRAUD_ACTIONS, PER_AD
+from fraudarena.agents.rl.config import TrainConfig
+from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES
+from fraudarena.agents.rl.models import FraudsterNet, InvestigatorNet
+from fraudarena.agents.rl.ppo import PPOLearner, compute_gae, forward, ppo_loss
 
 torch.set_num_threads(1)  # a 2-core box shared with other suites: no intra-op threads
 

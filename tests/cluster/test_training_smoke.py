@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from fraudarena.agents import play_match
-from fraudarena.agents.eval_cli import eval_command, mean_ci, parse_seeds
-from fraudarena.agents.neural_policy import load_policy, policy_bot_factory
-from fraudarena.agents.train_config import TrainConfig
-from fraudarena.agents.training import LocalCollector, Trainer
+from fraudarena.agents.rl.config import TrainConfig
+from fraudarena.agents.rl.evaluate import eval_command, mean_ci, parse_seeds
+from fraudarena.agents.rl.neural_policy import load_policy, policy_bot_factory
+from fraudarena.agents.rl.trainer import LocalCollector, Trainer
 
 TINY = {"matches_per_worker": 6, "rollout_steps": 90, "bc_iterations": 1, "iterations": 2, "hidden": 16,
         "minibatch_size": 256, "update_epochs": 1, "bc_epochs": 1, "checkpoint_every": 1, "snapshot_every": 1,
@@ -63,7 +63,7 @@ def test_local_training_loop_and_resume(tmp_path):
 def test_ray_training_smoke(tmp_path):
     import ray
 
-    from fraudarena.cluster.trainer import train_command
+    from fraudarena.cluster.train_job import train_command
 
     was_running = ray.is_initialized()
     train_command(workers=1, runs_dir=str(tmp_path), run_name="ray", progress=False,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from pettingzoo.test import api_test, seed_test
 
-from fraudarena.agents.codecs import investigator_mask
-from fraudarena.agents.encoders import encode_fraudster, encode_investigator
+from fraudarena.agents.rl.codecs import investigator_mask
+from fraudarena.agents.rl.encoders import encode_fraudster, encode_investigator
 from fraudarena.arena import ArenaError, Role
 from fraudarena.envs import AGENTS, MAX_ADS, FraudArenaAECEnv
 from fraudarena.envs.aec import env as make_env

@@ -139,8 +139,8 @@ def test_options_and_opponent_validation() -> None:
 def test_policy_checkpoint_opponent(tmp_path: Path) -> None:
     """A ``policy:<dir>`` opponent (an untrained checkpoint written here) plays the Fraudster seat."""
     pytest.importorskip("torch")
-    from fraudarena.agents.models import build_model
-    from fraudarena.agents.neural_policy import save_checkpoint
+    from fraudarena.agents.rl.models import build_model
+    from fraudarena.agents.rl.neural_policy import save_checkpoint
 
     save_checkpoint(tmp_path, {"fraudster": build_model("fraudster", 16).state_dict()}, {"hidden": 16}, 0)
     env = FraudArenaGymEnv(role="investigator", opponents={"fraudster": f"policy:{tmp_path}"}, task_id="task_1")

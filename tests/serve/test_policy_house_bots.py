@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture()
 def checkpoint(tmp_path):
-    from fraudarena.agents.models import build_model
-    from fraudarena.agents.neural_policy import save_checkpoint
+    from fraudarena.agents.rl.models import build_model
+    from fraudarena.agents.rl.neural_policy import save_checkpoint
 
     torch.manual_seed(0)
     weights = {role: build_model(role, 48).state_dict() for role in ("fraudster", "investigator")}

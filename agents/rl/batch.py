@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .codecs import PER_AD
+from fraudarena.agents.rl.codecs import PER_AD
 
 
 @dataclass

@@ -27,14 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from fraudarena.agents.rl import codecs
+from fraudarena.agents.rl.batch import RoleBatch, StepRecord, pad_investigator
+from fraudarena.agents.rl.encoders import encode_fraudster, encode_investigator
+from fraudarena.agents.rl.models import build_model
+from fraudarena.agents.rl.ppo import forward
 from fraudarena.arena.rng import bot_seed
 from fraudarena.arena.scoring import matrix_value
-
-from . import codecs
-from .batch import RoleBatch, StepRecord, pad_investigator
-from .encoders import encode_fraudster, encode_investigator
-from .models import build_model
-from .ppo import forward
 
 LEARNABLE = ("investigator", "fraudster")
 _GC_EVERY = 50  # vector steps between young-generation garbage collections inside ``run``

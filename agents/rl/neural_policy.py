@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import codecs
-from .batch import pad_investigator
-from .encoders import encode_fraudster, encode_investigator
-from .models import build_model
-from .ppo import forward
+from fraudarena.agents.rl import codecs
+from fraudarena.agents.rl.batch import pad_investigator
+from fraudarena.agents.rl.encoders import encode_fraudster, encode_investigator
+from fraudarena.agents.rl.models import build_model
+from fraudarena.agents.rl.ppo import forward
 
 CHECKPOINT_FORMAT = "fraudarena.policy/1"
 

@@ -23,10 +23,9 @@ import random
 
 import numpy as np
 
+from fraudarena.agents.bots.textkit import fresh_plain_texts
+from fraudarena.agents.rl.encoders import InvestigatorEncoding
 from fraudarena.arena.spec import CATEGORIES, CATEGORY_INDEX, TARGET_INDEX, TARGETS, VERDICTS
-
-from .bots.textkit import fresh_plain_texts
-from .encoders import InvestigatorEncoding
 
 MAX_REDRAWS = 5
 PER_AD = 10

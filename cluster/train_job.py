@@ -2,7 +2,7 @@
 
 ``train_command`` connects to a running cluster (``address``, e.g. ``"auto"`` inside
 ``ray job submit``) or starts a small local one, places the rollout workers (``cluster.rollout``),
-runs :class:`~fraudarena.agents.training.Trainer` in the driver, and shuts down what it started.
+runs :class:`~fraudarena.agents.rl.trainer.Trainer` in the driver, and shuts down what it started.
 Progress goes to a tqdm bar on a terminal and to one plain line per iteration on stdout otherwise
 (which is what the Ray dashboard's job logs show). ``num_workers=0`` trains without Ray.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from fraudarena.agents.train_config import TrainConfig
-from fraudarena.agents.training import LocalCollector, Trainer
+from fraudarena.agents.rl.config import TrainConfig
+from fraudarena.agents.rl.trainer import LocalCollector, Trainer
 
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> bool:

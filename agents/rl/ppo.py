@@ -1,7 +1,7 @@
 """PPO with GAE and behaviour cloning for the per-role policies (CleanRL-style pure functions + a learner).
 
 ``compute_gae`` and ``ppo_loss`` are pure functions with the usual names; :class:`PPOLearner` owns one
-model and optimizer per learned role and updates each from a :class:`~fraudarena.agents.batch.RoleBatch`
+model and optimizer per learned role and updates each from a :class:`~fraudarena.agents.rl.batch.RoleBatch`
 of that role's own decisions (turn-based credit: a role's trajectory holds only its decisions, the
 episode reward sits on its last decision, or is redistributed over them by ``shaped_credit``).
 """
@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.distributions import Categorical
 
-from .batch import RoleBatch
-from .models import build_model
-from .train_config import TrainConfig
+from fraudarena.agents.rl.batch import RoleBatch
+from fraudarena.agents.rl.config import TrainConfig
+from fraudarena.agents.rl.models import build_model
 
 
 def compute_gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, gamma: float, lam: float

@@ -1,6 +1,6 @@
 """The self-play training loop (driver side), independent of where rollouts run.
 
-:class:`Trainer` owns the :class:`~fraudarena.agents.ppo.PPOLearner`, the :class:`League`, Elo ratings,
+:class:`Trainer` owns the :class:`~fraudarena.agents.rl.ppo.PPOLearner`, the :class:`League`, Elo ratings,
 the run directory (TensorBoard logs, ``metrics.jsonl``, checkpoints) and the progress bar. Rollouts
 come from a *collector*: :class:`LocalCollector` steps matches in this process (no Ray); the Ray
 version lives in ``fraudarena.cluster.rollout``. Data flows one way: weights → collectors → batches →
@@ -20,14 +20,14 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from .batch import RoleBatch
-from .league import League
-from .neural_policy import save_checkpoint
-from .ppo import PPOLearner
-from .ratings import Elo, investigator_score
-from .rl import make_runner
-from .selfplay import RolloutResult
-from .train_config import TrainConfig, unique_run_name
+from fraudarena.agents.rl import make_runner
+from fraudarena.agents.rl.batch import RoleBatch
+from fraudarena.agents.rl.config import TrainConfig, unique_run_name
+from fraudarena.agents.rl.league import League
+from fraudarena.agents.rl.neural_policy import save_checkpoint
+from fraudarena.agents.rl.ppo import PPOLearner
+from fraudarena.agents.rl.ratings import Elo, investigator_score
+from fraudarena.agents.rl.runner import RolloutResult
 
 ArchiveSink = Callable[[list[dict], dict[str, Any]], None]
 

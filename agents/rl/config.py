@@ -49,7 +49,7 @@ class TrainConfig:
     engine: str = "core"
     """Rollout engine: ``"core"`` plays PPO iterations on the batched rules core
     (``agents.rl.CoreRolloutRunner``, several times faster); ``"python"`` on ``RefereeEnvironment`` objects
-    (``agents.selfplay.SelfPlayRunner``). Behaviour cloning always uses the latter (its teachers read full
+    (``agents.rl.runner.SelfPlayRunner``). Behaviour cloning always uses the latter (its teachers read full
     observations). Both give the same matches for the same actions (tests/agents/test_core_runner.py)."""
     num_workers: int = 2
     """Rollout workers (Ray actors; 0 = collect in the driver process, no Ray)."""

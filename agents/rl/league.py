@@ -2,7 +2,7 @@
 
 Snapshots are taken every ``snapshot_every`` iterations (RLlib/AlphaStar style); each match draws the
 non-focus learned seat from {live policy, a uniformly chosen snapshot, the scripted bot} with the
-configured ``opponent_weights`` (sampling happens in :class:`~fraudarena.agents.selfplay.SelfPlayRunner`).
+configured ``opponent_weights`` (sampling happens in :class:`~fraudarena.agents.rl.runner.SelfPlayRunner`).
 At most ``max_snapshots`` per role are kept (oldest dropped). Snapshot ids are ``"snap:<role>:<iter>"``.
 """
 

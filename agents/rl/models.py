@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .codecs import N_CAMO, N_FRAUD_ACTIONS, PER_AD
-from .encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES, N_CAT
+from fraudarena.agents.rl.codecs import N_CAMO, N_FRAUD_ACTIONS, PER_AD
+from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES, N_CAT
 
 NEG = -1e9
 

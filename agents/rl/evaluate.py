@@ -9,7 +9,7 @@ Matchups (Fraudster vs Investigator), all on the same task/seed list so differen
 
 The Auditor is always the HeuristicAuditor; bots are seeded as in ``play_match`` (``bot_seed``) and
 learned policies act greedily (argmax). Matches are stepped in a vectorised
-:class:`~fraudarena.agents.selfplay.SelfPlayRunner`. The table shows the mean grader score and mean
+:class:`~fraudarena.agents.rl.runner.SelfPlayRunner`. The table shows the mean grader score and mean
 reward per role with 95% confidence intervals (normal approximation, t-quantile 1.96), plus the paired
 differences the training targets are stated in. A PNG shows the run's training curves (from
 ``metrics.jsonl`` next to the checkpoint) and the evaluation bars.
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from .neural_policy import load_model, read_meta
-from .ratings import Elo, investigator_score
-from .selfplay import Seat, SelfPlayRunner, _make_bot
-from .tournament import parse_seeds
+from fraudarena.agents.rl.neural_policy import load_model, read_meta
+from fraudarena.agents.rl.ratings import Elo, investigator_score
+from fraudarena.agents.rl.runner import Seat, SelfPlayRunner, _make_bot
+from fraudarena.agents.tournament import parse_seeds
 
 MATCHUPS: tuple[tuple[str, str], ...] = (
     ("reactive", "scripted"), ("reactive", "learned"), ("learned", "scripted"), ("learned", "learned"),
