@@ -149,6 +149,9 @@ class CoreBatch:
         self.inv_mask = np.zeros((m, n_investigator_actions(a)), bool)
         self.fraud_mask = np.zeros((m, N_FRAUD_ACTIONS), bool)
         self._pending_matches: set[int] = set()  # matches with proposal text changes waiting for a publish step
+        # scratch arrays of _hidden (evidence/classifier seeds, modes, shares, outcomes, classifier draws)
+        self._scratch = (np.zeros(a, np.uint64), np.zeros(a, np.uint64), np.zeros((a, 5), np.int64),
+                         np.zeros(a, np.bool_), np.zeros((a, N_FIELDS), np.int64), np.zeros((a, 2)))
         self.mi[:, MI_PHASE] = 3  # empty slots are done until reset
 
     # -------------------------------------------------------------------------------------------------------------
@@ -220,17 +223,17 @@ class CoreBatch:
     def _hidden(self, m: int, slots: list[int], ads: list[Any], info: MatchTexts) -> None:
         """Evidence outcomes, classifier draws and identifiers of ``slots`` (the referee's streams, compiled draws)."""
         n = len(ads)
-        ev = np.fromiter((stream_seed(info.task_id, info.seed, f"evidence/{ad.ad_id}") for ad in ads), np.uint64, n)
-        cl = np.fromiter((stream_seed(info.task_id, info.seed, f"classifier/{ad.ad_id}") for ad in ads), np.uint64, n)
-        modes = np.array([[LABELS.index(ad.mode(t)) for t in TARGETS[:5]] for ad in ads], np.int64).reshape(n, 5)
-        shares = np.array([ad.shares_fingerprint for ad in ads], np.bool_)
-        outc = np.zeros((n, N_FIELDS), np.int64)
-        cls_u = np.zeros((n, 2))
+        ev, cl, modes, shares, outc, cls_u = (a[:n] for a in self._scratch)
+        for i, ad in enumerate(ads):
+            ev[i] = stream_seed(info.task_id, info.seed, f"evidence/{ad.ad_id}")
+            cl[i] = stream_seed(info.task_id, info.seed, f"classifier/{ad.ad_id}")
+            modes[i] = [_LABEL_INDEX[ad.mode(t)] for t in _EVIDENCE_TARGETS]
+            shares[i] = ad.shares_fingerprint
         draw_ads(ev, cl, modes, shares, outc, cls_u)
+        self.outc[m, slots] = outc
+        self.af[m, slots, AF_CU1] = cls_u[:, 0]
         for i, (s, ad) in enumerate(zip(slots, ads, strict=True)):
-            self.outc[m, s] = outc[i]
             u2 = float(cls_u[i, 1])
-            self.af[m, s, AF_CU1] = cls_u[i, 0]
             # the two confidences a pull can show (one source: the evidence module's classifier fields)
             self.af[m, s, AF_CCONF_UNSAFE] = classifier_fields(0.0, u2, "fraud", 0, ad.category, [])["confidence"]
             self.af[m, s, AF_CCONF_SAFE] = classifier_fields(1.0, u2, "legit", 0, ad.category, [])["confidence"]
@@ -396,3 +399,5 @@ class CoreBatch:
 
 
 _CAT_IDS = tuple(sorted(CATEGORY_INDEX, key=CATEGORY_INDEX.__getitem__))
+_LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
+_EVIDENCE_TARGETS = TARGETS[:5]
