@@ -418,6 +418,9 @@ def train(
                         ] = None,
     resume: Annotated[str | None, typer.Option(help="checkpoint directory to resume from, e.g. "
                                                     "runs/<run>/checkpoints/latest")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help=f"rollout engine for PPO: core (the batched rules core) or python (RefereeEnvironment objects) "
+             f"(default: {_TRAIN.engine})")] = None,
 ) -> None:
     """Self-play PPO training on Ray: rollout workers, a learner, a league; TensorBoard logs + checkpoints."""
     from fraudarena.agents.rl.config import TrainConfig, unique_run_name
@@ -428,6 +431,8 @@ def train(
         fail(f"cannot read training config {config}: {exc}", USAGE_ERROR)
     if resume is not None and not (Path(resume) / "learner.pt").is_file():
         fail(f"no resumable checkpoint at {resume} (expected runs/<run>/checkpoints/latest)", USAGE_ERROR)
+    if engine is not None and engine not in ("core", "python"):
+        fail(f"unknown engine {engine!r}: expected core or python", USAGE_ERROR)
     if run_name is None and not file_cfg.run_name:
         ckpt = Path(resume) if resume else None
         if ckpt is not None and runs_dir is None and ckpt.parent.name == "checkpoints":  # continue that run
@@ -441,7 +446,8 @@ def train(
 
     summary = train_command(config=config, workers=workers, matches_per_worker=matches_per_worker,
                             minutes=minutes, iterations=iterations, address=address, run_name=run_name,
-                            runs_dir=runs_dir, resume=resume)
+                            runs_dir=runs_dir, resume=resume,
+                            overrides={"engine": engine} if engine is not None else None)
     console.print(train_summary_table(summary))
     console.print(f"evaluate: fraudarena eval --checkpoint {escape(summary['checkpoint'])}", soft_wrap=True,
                   highlight=False)
