@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -220,51 +219,45 @@ def test_client_connect_failures_are_cannot_connect() -> None:
         asyncio.run(connect("http://127.0.0.1:1"))
 
 
-def _fake_trainer(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    """Replace ``cluster.train_job.train_command`` (Ray, torch) by a recorder returning a plausible summary."""
-    calls: list[dict] = []
-
-    def train_command(**kwargs: object) -> dict:
-        calls.append(kwargs)
-        run_dir = Path(str(kwargs["runs_dir"])) / str(kwargs["run_name"])
-        return {"iterations": 7, "new_iterations": 2, "checkpoint": str(run_dir / "checkpoints" / "latest"),
-                "run_dir": str(run_dir), "matches": 1234, "env_steps": 56789, "seconds": 75.0, "archive": False,
-                "last": {"bc": 0.0, "investigator/reward": 0.25, "investigator/win_vs_scripted": 0.5,
-                         "env_steps_per_s": 800.0, "elo/investigator_live": 1012.3}}
-
-    fake = types.ModuleType("fraudarena.cluster.train_job")
-    fake.train_command = train_command  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fraudarena.cluster.train_job", fake)
-    return calls
+_TINY = {"matches_per_worker": 2, "rollout_steps": 20, "bc_iterations": 1, "hidden": 8, "minibatch_size": 64,
+         "update_epochs": 1, "bc_epochs": 1, "checkpoint_every": 0, "task_ids": ["task_1"], "archive_rate": 0.0}
 
 
-def test_train_gives_each_run_its_own_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _fake_trainer(monkeypatch)
+def _tiny_config(tmp_path: Path) -> str:
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(_TINY))
+    return str(path)
+
+
+def test_train_gives_each_run_its_own_directory(tmp_path: Path) -> None:
+    """Real one-iteration runs (no Ray): fresh names by default, --run-name kept, --resume goes on in place."""
     runs = str(tmp_path / "runs")
-    first, second = _invoke("train", "--runs-dir", runs), _invoke("train", "--runs-dir", runs)
+    tiny = ("--config", _tiny_config(tmp_path), "--workers", "0", "--iterations", "1")
+    first, second = _invoke("train", *tiny, "--runs-dir", runs), _invoke("train", *tiny, "--runs-dir", runs)
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
-    names = [c["run_name"] for c in calls]
-    assert names[0] != names[1] and all(re.fullmatch(r"selfplay-\d{8}-\d{6}(-\d+)?", n) for n in names)
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(names)
-    assert first.stdout.startswith(f"run {runs}/{names[0]}:")
-    assert _invoke("train", "--runs-dir", runs, "--run-name", "mine").exit_code == 0
-    assert calls[-1]["run_name"] == "mine"
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(names) == 2 and all(re.fullmatch(r"selfplay-\d{8}-\d{6}(-\d+)?", n) for n in names)
+    assert first.stdout.startswith(f"run {runs}/")
+    assert _invoke("train", *tiny, "--runs-dir", runs, "--run-name", "mine").exit_code == 0
     ckpt = tmp_path / "runs" / "mine" / "checkpoints" / "latest"
-    ckpt.mkdir(parents=True)
-    (ckpt / "learner.pt").write_bytes(b"")
-    assert _invoke("train", "--resume", str(ckpt)).exit_code == 0  # a resumed run goes on in its directory
-    assert (calls[-1]["run_name"], calls[-1]["runs_dir"]) == ("mine", runs)
+    assert (ckpt / "learner.pt").is_file()
+    resumed = _invoke("train", "--config", _tiny_config(tmp_path), "--workers", "0", "--iterations", "2",
+                      "--resume", str(ckpt))
+    assert resumed.exit_code == 0, resumed.output  # a resumed run goes on in its own directory
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted([*names, "mine"])
+    assert "3 (2 in this run)" in resumed.stdout  # --iterations counts the iterations this run adds
 
 
-def test_train_ends_with_a_summary_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_trainer(monkeypatch)
-    out = _invoke("train", "--runs-dir", str(tmp_path), "--run-name", "r")
+def test_train_ends_with_a_summary_table(tmp_path: Path) -> None:
+    out = _invoke("train", "--config", _tiny_config(tmp_path), "--workers", "0", "--iterations", "2",
+                  "--runs-dir", str(tmp_path), "--run-name", "r", "--engine", "core")
     assert out.exit_code == 0, out.output
     text = out.stdout
     assert "Training summary" in text and "{" not in text  # a table, not a dict
-    for shown in ("iterations", "7 (2 in this run)", "1 min 15 s", "1,234", "56,789", "+0.250", "50.0%", "1012",
+    for shown in ("run directory", "iterations", "wall time", "matches", "env steps", "last iteration",
                   "fraudarena eval --checkpoint"):
         assert shown in text
+    assert _invoke("train", "--engine", "jax").exit_code != 0
 
 
 def test_train_runs_a_tiny_config_end_to_end(tmp_path: Path) -> None:
