@@ -2,7 +2,9 @@
 
 Each ``act(observation)``:
 
-1. renders the observation as a compact prompt (:mod:`.prompts`) and asks for ONE JSON action;
+1. renders the observation as a compact prompt (:mod:`.prompts`) and asks for ONE JSON action, constrained
+   where the server supports it to a JSON Schema that only the legal actions satisfy
+   (:func:`.prompts.action_schema`; servers that refuse it are asked with JSON mode, then without);
 2. parses the answer (the first JSON object in it; code fences and chatter around it are ignored),
    validates it with the wire models (:func:`fraudarena.arena.models.validate_action`) and checks it
    against ``obs["legal_actions"]`` (:func:`legality_error`);
@@ -201,13 +203,17 @@ class LLMBot:
     else ``OPENAI_API_KEY``; none is fine for local servers). ``timeout`` is per HTTP request,
     ``max_retries`` extra attempts on connection errors, timeouts, 429 and 5xx with exponential backoff
     from ``backoff_s``. ``seed`` is sent with each request (servers that honour it answer reproducibly
-    at ``temperature`` 0). Nothing is sent before the first ``act``.
+    at ``temperature`` 0). ``response_format`` is the strongest answer constraint tried first (see
+    :data:`.client.RESPONSE_FORMATS`): by default a JSON Schema that only the legal actions satisfy
+    (:func:`.prompts.action_schema`), stepping down to JSON mode and to none on servers that refuse it.
+    Nothing is sent before the first ``act``.
     """
 
     def __init__(self, role: str, model: str, base_url: str | None = None, *, api_key_env: str | None = None,
                  timeout: float | None = None, max_retries: int = 2, seed: int | None = None,
-                 temperature: float = 0.0, max_tokens: int = 400, max_reasks: int = 1, json_mode: bool = True,
-                 backoff_s: float = 0.5, max_turn_moves: int | None = None) -> None:
+                 temperature: float = 0.0, max_tokens: int = 400, max_reasks: int = 1,
+                 response_format: str = "json_schema", backoff_s: float = 0.5,
+                 max_turn_moves: int | None = None) -> None:
         if role not in spec.ROLES:
             raise ValueError(f"unknown role {role!r}; expected one of {', '.join(spec.ROLES)}")
         if not model:
@@ -223,7 +229,8 @@ class LLMBot:
         self.max_reasks = max_reasks
         self.max_turn_moves = MAX_TURN_MOVES[role] if max_turn_moves is None else max_turn_moves
         self.client = ChatClient(self.base_url, model, api_key=_api_key(api_key_env), timeout=timeout,
-                                 max_retries=max_retries, backoff_s=backoff_s, json_mode=json_mode, seed=seed)
+                                 max_retries=max_retries, backoff_s=backoff_s, response_format=response_format,
+                                 seed=seed)
         self.stats = LLMStats()
         self.last_error: str | None = None
         self._turn_key: tuple[Any, ...] | None = None
@@ -239,7 +246,9 @@ class LLMBot:
 
     def match_stats(self) -> dict[str, Any]:
         """The hook ``play_match`` reads: model, endpoint and counters (never the API key)."""
-        return {"kind": f"llm:{self.model}", "base_url": self.base_url, **self.stats.as_dict()}
+        return {"kind": f"llm:{self.model}", "base_url": self.base_url,
+                "response_format": self.client.response_format,
+                "format_downgrades": self.client.counters.format_downgrades, **self.stats.as_dict()}
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -271,13 +280,15 @@ class LLMBot:
             self.stats.forced_ends += 1
             return safe_action(self.role)
         msgs = prompts.messages(self.role, obs)
+        schema = prompts.action_schema(self.role, obs)
         before = (self.client.counters.requests, self.client.counters.retries, self.client.counters.timeouts)
         try:
             for ask in range(self.max_reasks + 1):
                 if ask:
                     self.stats.reasks += 1
                 try:
-                    result = self.client.complete(msgs, temperature=self.temperature, max_tokens=self.max_tokens)
+                    result = self.client.complete(msgs, temperature=self.temperature, max_tokens=self.max_tokens,
+                                                  schema=schema)
                 except LLMError as exc:
                     self.stats.endpoint_failures += 1
                     self.last_error = str(exc)

@@ -23,6 +23,18 @@ import httpx
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 """HTTP statuses that are retried (besides any other 5xx)."""
 
+RESPONSE_FORMATS = ("json_schema", "schema", "json_object", "none")
+"""How the answer is constrained, strongest first; a server that refuses one (HTTP 400/422) gets the next:
+
+* ``json_schema``: OpenAI structured outputs, ``{"type": "json_schema", "json_schema": {"name": "action",
+  "schema": S, "strict": false}}`` (OpenAI, vLLM, Ollama, LM Studio, llama.cpp's own server);
+* ``schema``: ``{"type": "json_object", "schema": S}`` (llama-cpp-python's server, Anyscale);
+* ``json_object``: ``{"type": "json_object"}``, any JSON object (JSON mode);
+* ``none``: no ``response_format`` at all.
+
+Without a schema S for the request, the first two send ``json_object``.
+"""
+
 
 class LLMError(RuntimeError):
     """The endpoint gave no usable answer (after retries, or a non-retryable error)."""
@@ -53,6 +65,7 @@ class RequestCounters:
     timeouts: int = 0
     connection_errors: int = 0
     http_errors: int = 0
+    format_downgrades: int = 0
 
 
 class ChatClient:
@@ -60,14 +73,15 @@ class ChatClient:
 
     ``max_retries`` is the number of extra attempts after the first (so ``max_retries=2`` sends at most
     three requests); the wait before retry k (1-based) is ``backoff_s * 2**(k-1)`` capped at
-    ``max_backoff_s``, with up to 10 % jitter from a seeded RNG. ``json_mode`` asks for
-    ``response_format={"type": "json_object"}``; a server that answers 400/422 to it gets the request
-    again without it (once; ``json_mode`` stays off afterwards).
+    ``max_backoff_s``, with up to 10 % jitter from a seeded RNG. ``response_format`` is the strongest
+    answer constraint to try (:data:`RESPONSE_FORMATS`); when the server answers 400/422 to it, the same
+    request is sent at once with the next one, which then stays in force for this client
+    (``counters.format_downgrades``; not a retry).
     """
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 60.0,
                  max_retries: int = 2, backoff_s: float = 0.5, max_backoff_s: float = 8.0,
-                 json_mode: bool = True, seed: int | None = None,
+                 response_format: str = "json_schema", seed: int | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -75,7 +89,9 @@ class ChatClient:
         self.max_retries = int(max_retries)
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
-        self.json_mode = json_mode
+        if response_format not in RESPONSE_FORMATS:
+            raise ValueError(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}, not {response_format!r}")
+        self.response_format = response_format
         self.seed = seed
         self.counters = RequestCounters()
         self._sleep = sleep
@@ -102,28 +118,42 @@ class ChatClient:
         base = min(self.max_backoff_s, self.backoff_s * 2 ** (retry - 1))
         return base * (1.0 + 0.1 * self._rng.random())
 
-    def _body(self, messages: list[dict[str, str]], temperature: float, max_tokens: int) -> dict[str, Any]:
+    def _body(self, messages: list[dict[str, str]], temperature: float, max_tokens: int,
+              schema: dict[str, Any] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
                                 "max_tokens": max_tokens, "stream": False}
         if self.seed is not None:
             body["seed"] = self.seed
-        if self.json_mode:
+        fmt = self.response_format
+        if schema is None and fmt in ("json_schema", "schema"):
+            fmt = "json_object"
+        if fmt == "json_schema":
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "action", "schema": schema, "strict": False}}
+        elif fmt == "schema":
+            body["response_format"] = {"type": "json_object", "schema": schema}
+        elif fmt == "json_object":
             body["response_format"] = {"type": "json_object"}
         return body
 
-    def complete(self, messages: list[dict[str, str]], *, temperature: float = 0.0,
-                 max_tokens: int = 400) -> ChatResult:
-        """One chat completion; raises :class:`LLMError` once retries are spent or on a non-retryable error."""
+    def complete(self, messages: list[dict[str, str]], *, temperature: float = 0.0, max_tokens: int = 400,
+                 schema: dict[str, Any] | None = None) -> ChatResult:
+        """One chat completion, its answer constrained to ``schema`` where the server supports that.
+
+        Raises :class:`LLMError` once retries are spent or on a non-retryable error.
+        """
         attempt = 0
         while True:
             attempt += 1
             try:
-                result = self._once(messages, temperature, max_tokens)
+                result = self._once(messages, temperature, max_tokens, schema)
                 result.attempts = attempt
                 return result
             except LLMError as exc:
-                if exc.status in (400, 422) and self.json_mode:
-                    self.json_mode = False  # the server does not know response_format: ask again without it
+                if exc.status in (400, 422) and self.response_format != "none":
+                    # The server refuses this response_format: ask again at once with the next one.
+                    self.response_format = RESPONSE_FORMATS[RESPONSE_FORMATS.index(self.response_format) + 1]
+                    self.counters.format_downgrades += 1
                     attempt -= 1
                     continue
                 if not exc.retryable or attempt > self.max_retries:
@@ -131,10 +161,11 @@ class ChatClient:
                 self.counters.retries += 1
                 self._sleep(self.backoff(attempt))
 
-    def _once(self, messages: list[dict[str, str]], temperature: float, max_tokens: int) -> ChatResult:
+    def _once(self, messages: list[dict[str, str]], temperature: float, max_tokens: int,
+              schema: dict[str, Any] | None) -> ChatResult:
         self.counters.requests += 1
         try:
-            resp = self._http.post(self.url, json=self._body(messages, temperature, max_tokens))
+            resp = self._http.post(self.url, json=self._body(messages, temperature, max_tokens, schema))
         except httpx.TimeoutException:
             self.counters.timeouts += 1
             raise LLMError(f"no answer from {self.url} within {self.timeout:g} s", retryable=True) from None

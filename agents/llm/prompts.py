@@ -324,3 +324,88 @@ def reask_message(error: str) -> dict[str, str]:
     """The follow-up user message after a refused answer (the refusal reason, then the same request)."""
     return {"role": "user", "content": f"That answer was refused: {error}\n"
                                        "Reply with ONE corrected JSON object for a legal action."}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Answer schema (for servers that constrain the output to a JSON Schema)
+
+
+def _obj(atype: str, props: dict[str, Any] | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    properties: dict[str, Any] = {"action_type": {"type": "string", "enum": [atype]}, **(props or {})}
+    return {"type": "object", "properties": properties, "required": ["action_type", *required],
+            "additionalProperties": False}
+
+
+def _str(max_len: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_len}
+
+
+def action_schema(role: str, obs: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON Schema that only the role's *legal* actions on ``obs`` satisfy (ids and names as enums).
+
+    Sent as the answer's ``response_format`` schema where the server supports one, so that a constrained
+    decoder (llama.cpp grammars, vLLM guided decoding, OpenAI structured outputs) cannot produce an unknown
+    field, a wrong type or an id that is not legal now. Free texts are bounded (rationales 200 characters,
+    ad copies 300) to keep answers short.
+    """
+    legal = obs.get("legal_actions") or {}
+    types = list(legal.get("action_types") or [])
+    options: list[dict[str, Any]] = []
+    text = _str(200)
+    if role == "investigator":
+        inv = {a: t for a, t in (legal.get("investigate") or {}).items() if t}
+        if "investigate" in types and inv:
+            targets = sorted({t for ts in inv.values() for t in ts}, key=spec.TARGETS.index)
+            options.append(_obj("investigate", {"ad_id": {"type": "string", "enum": list(inv)},
+                                                 "investigation_target": {"type": "string", "enum": targets}},
+                                ("ad_id", "investigation_target")))
+        pending = list(legal.get("verdict") or [])
+        if "verdict" in types and pending:
+            options.append(_obj("verdict", {"ad_id": {"type": "string", "enum": pending},
+                                            "verdict": {"type": "string", "enum": list(spec.VERDICTS)},
+                                            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                                            "rationale": text},
+                                ("ad_id", "verdict", "confidence", "rationale")))
+        link = legal.get("link_accounts")
+        if "link_accounts" in types and link and len(link.get("ad_ids") or []) >= 2:
+            ids = {"type": "string", "enum": list(link["ad_ids"])}
+            options.append(_obj("link_accounts", {"ad_id": ids, "linked_ad_id": ids, "link_reason": text},
+                                ("ad_id", "linked_ad_id")))
+        options.append(_obj("end_turn"))
+    elif role == "fraudster":
+        propose = legal.get("propose_ad")
+        if "propose_ad" in types and propose and propose.get("categories"):
+            camo_max = min(2, int(propose.get("camouflage_remaining") or 0))
+            props: dict[str, Any] = {"category": {"type": "string", "enum": list(propose["categories"])},
+                                     "ad_copy": _str(300)}
+            required: tuple[str, ...] = ("category", "ad_copy")
+            if camo_max:
+                props["camouflage"] = {"type": "array", "maxItems": camo_max,
+                                       "items": {"type": "string", "enum": list(propose.get("camouflage_targets")
+                                                                                 or spec.TARGETS)}}
+            options.append(_obj("propose_ad", props, required))
+        slots = list(legal.get("modify_pending_ad") or [])
+        if "modify_pending_ad" in types and slots:
+            options.append(_obj("modify_pending_ad", {"slot_index": {"type": "integer", "enum": slots},
+                                                      "new_ad_copy": _str(300)}, ("slot_index", "new_ad_copy")))
+        options.append(_obj("end_turn"))
+        if "commit_final" in types:
+            options.append(_obj("commit_final"))
+    elif role == "auditor":
+        ftypes = legal.get("flag_types") or {}
+        targets = list(legal.get("target_ad_ids") or [])
+        for atype, track in (("flag_investigator", "A"), ("flag_fraudster", "B")):
+            if atype not in types or not ftypes.get(track):
+                continue
+            per_ad = [f for f in ftypes[track] if f not in spec.MATCH_LEVEL_FLAGS]
+            match_level = [f for f in ftypes[track] if f in spec.MATCH_LEVEL_FLAGS]
+            if per_ad and targets:
+                options.append(_obj(atype, {"flag_type": {"type": "string", "enum": per_ad},
+                                            "target_ad_id": {"type": "string", "enum": targets}},
+                                    ("flag_type", "target_ad_id")))
+            if match_level:
+                options.append(_obj(atype, {"flag_type": {"type": "string", "enum": match_level}}, ("flag_type",)))
+        options.append(_obj("submit_audit_report"))
+    else:
+        raise ValueError(f"unknown role {role!r}")
+    return options[0] if len(options) == 1 else {"anyOf": options}

@@ -147,7 +147,11 @@ def test_valid_answer_is_played_and_usage_counted(server_factory: Callable[..., 
     assert (s.prompt_tokens, s.completion_tokens) == (100, 10)
     body = srv.requests[0]
     assert body["model"] == "test-model" and body["seed"] == 7 and body["temperature"] == 0.0
-    assert body["response_format"] == {"type": "json_object"}
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "action"
+    verdict = next(o for o in fmt["json_schema"]["schema"]["anyOf"]
+                   if o["properties"]["action_type"]["enum"] == ["verdict"])
+    assert verdict["properties"]["ad_id"]["enum"] == obs["legal_actions"]["verdict"]
     assert body["messages"][0]["role"] == "system" and ad in body["messages"][1]["content"]
 
 
@@ -222,18 +226,67 @@ def test_4xx_is_not_retried(server_factory: Callable[..., ScriptedChatServer]) -
     assert (bot.stats.requests, bot.stats.retries, bot.stats.fallbacks) == (1, 0, 1)
 
 
-def test_json_mode_refused_is_dropped(server_factory: Callable[..., ScriptedChatServer]) -> None:
-    def answer(body: dict[str, Any]) -> Reply:
+def test_response_format_steps_down_on_refusal(server_factory: Callable[..., ScriptedChatServer]) -> None:
+    def plain_only(body: dict[str, Any]) -> Reply:  # a server that knows no response_format at all
         if "response_format" in body:
             return {"status": 400}
         return content({"action_type": "end_turn"})
 
-    srv = server_factory(default={"fn": answer})
+    srv = server_factory(default={"fn": plain_only})
     bot = fast_bot(srv)
     assert bot.act(investigator_obs()) == {"action_type": "end_turn"}
     assert bot.act(investigator_obs()) == {"action_type": "end_turn"}
-    assert bot.stats.fallbacks == 0 and len(srv.requests) == 3  # one refused, then never asked again
-    assert "response_format" not in srv.requests[2]
+    # json_schema, schema, json_object refused once each, then never tried again; no retry, no fallback.
+    assert len(srv.requests) == 5 and bot.stats.fallbacks == 0 and bot.stats.retries == 0
+    assert [r.get("response_format", {}).get("type") for r in srv.requests] == [
+        "json_schema", "json_object", "json_object", None, None]
+    assert bot.match_stats()["response_format"] == "none" and bot.match_stats()["format_downgrades"] == 3
+
+
+def test_llama_cpp_style_schema(server_factory: Callable[..., ScriptedChatServer]) -> None:
+    def llama_cpp(body: dict[str, Any]) -> Reply:  # json_object with a "schema" key, as llama-cpp-python's server
+        if body["response_format"]["type"] != "json_object":
+            return {"status": 422}
+        assert "anyOf" in body["response_format"]["schema"]
+        return content({"action_type": "end_turn"})
+
+    srv = server_factory(default={"fn": llama_cpp})
+    bot = fast_bot(srv)
+    for _ in range(2):
+        assert bot.act(investigator_obs()) == {"action_type": "end_turn"}
+    assert len(srv.requests) == 3 and bot.client.response_format == "schema"
+
+
+@pytest.mark.parametrize("task_id", ["task_1", "task_3"])
+def test_action_schema_admits_the_legal_actions_only(task_id: str) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    env = RefereeEnvironment(task_id=task_id, seed=8)
+    bots = {r: make_bot("scripted", r, 2) for r in ("fraudster", "investigator", "auditor")}
+    keep = {"investigate": ("ad_id", "investigation_target"), "verdict": ("ad_id", "verdict", "confidence"),
+            "link_accounts": ("ad_id", "linked_ad_id"), "propose_ad": ("category", "ad_copy", "camouflage"),
+            "modify_pending_ad": ("slot_index", "new_ad_copy"), "flag_investigator": ("flag_type", "target_ad_id"),
+            "flag_fraudster": ("flag_type", "target_ad_id")}
+    checked = 0
+    while not env.done:
+        role = env.current_role
+        obs = env.observe(role, text=False)
+        schema = prompts.action_schema(role, obs)
+        action = bots[role].act(obs)
+        atype = action["action_type"]
+        minimal = {"action_type": atype, **{k: action[k] for k in keep.get(atype, ()) if k in action}}
+        if atype == "verdict":
+            minimal["rationale"] = "a short rationale"
+        if atype == "propose_ad" and not minimal.get("camouflage"):
+            minimal.pop("camouflage", None)
+        jsonschema.validate(minimal, schema)
+        if "ad_id" in minimal:
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate({**minimal, "ad_id": "ad_zzzzzz"}, schema)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**minimal, "colour": "red"}, schema)
+        checked += 1
+        env.apply(role, action)
+    assert checked > 10
 
 
 def test_slow_answer_times_out_then_retry_succeeds(server_factory: Callable[..., ScriptedChatServer]) -> None:
