@@ -32,17 +32,25 @@ RESPONSE_FORMATS = ("json_schema", "schema", "json_object", "none")
 * ``json_object``: ``{"type": "json_object"}``, any JSON object (JSON mode);
 * ``none``: no ``response_format`` at all.
 
-Without a schema S for the request, the first two send ``json_object``.
+Without a schema S for the request, the first two send ``json_object``. A refusal is a 400/422 or any error
+answer that names ``response_format`` (llama-cpp-python's server answers ``json_schema`` with such a 500).
 """
 
 
 class LLMError(RuntimeError):
     """The endpoint gave no usable answer (after retries, or a non-retryable error)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False, body: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.body = body
+
+    @property
+    def refuses_response_format(self) -> bool:
+        """The server refused the request's ``response_format``: a 400/422, or an error that names it
+        (llama-cpp-python's server answers an unknown ``response_format.type`` with a 500 that does)."""
+        return self.status in (400, 422) or (self.status is not None and "response_format" in self.body)
 
 
 @dataclass
@@ -74,7 +82,7 @@ class ChatClient:
     ``max_retries`` is the number of extra attempts after the first (so ``max_retries=2`` sends at most
     three requests); the wait before retry k (1-based) is ``backoff_s * 2**(k-1)`` capped at
     ``max_backoff_s``, with up to 10 % jitter from a seeded RNG. ``response_format`` is the strongest
-    answer constraint to try (:data:`RESPONSE_FORMATS`); when the server answers 400/422 to it, the same
+    answer constraint to try (:data:`RESPONSE_FORMATS`); when the server refuses it, the same
     request is sent at once with the next one, which then stays in force for this client
     (``counters.format_downgrades``; not a retry).
     """
@@ -150,7 +158,7 @@ class ChatClient:
                 result.attempts = attempt
                 return result
             except LLMError as exc:
-                if exc.status in (400, 422) and self.response_format != "none":
+                if exc.refuses_response_format and self.response_format != "none":
                     # The server refuses this response_format: ask again at once with the next one.
                     self.response_format = RESPONSE_FORMATS[RESPONSE_FORMATS.index(self.response_format) + 1]
                     self.counters.format_downgrades += 1
@@ -176,7 +184,7 @@ class ChatClient:
             self.counters.http_errors += 1
             retryable = resp.status_code in RETRY_STATUS or resp.status_code >= 500
             raise LLMError(f"{self.url} answered HTTP {resp.status_code}: {resp.text[:200]}",
-                           status=resp.status_code, retryable=retryable)
+                           status=resp.status_code, retryable=retryable, body=resp.text[:4000])
         try:
             data = resp.json()
             message = data["choices"][0]["message"]

@@ -54,7 +54,7 @@ class ScriptedChatServer:
                                             "message": {"role": "assistant", "content": reply["content"]}}],
                                "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
                 else:
-                    payload = {"error": {"message": f"scripted {status}"}}
+                    payload = {"error": {"message": reply.get("message", f"scripted {status}")}}
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
