@@ -416,3 +416,20 @@ def test_cli_play_llm_url_option(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "cannot connect" in out.output  # got past the bot check; no arena server there
     assert os.environ.get("FRAUDARENA_LLM_URL") == url
     monkeypatch.delenv("FRAUDARENA_LLM_URL")
+
+
+def test_auditor_schema_drops_match_level_flags_already_sent() -> None:
+    env = RefereeEnvironment(task_id="task_1", seed=2)
+    bots = {r: make_bot("scripted", r, 1) for r in ("fraudster", "investigator")}
+    while env.current_role != "auditor":
+        role = env.current_role
+        env.apply(role, bots[role].act(env.observe(role, text=False)))
+
+    def match_level(obs: dict[str, Any]) -> list[str]:
+        return [f for o in prompts.action_schema("auditor", obs)["anyOf"] if "target_ad_id" not in o["properties"]
+                and o["properties"]["action_type"]["enum"] == ["flag_investigator"]
+                for f in o["properties"]["flag_type"]["enum"]]
+
+    assert match_level(env.observe("auditor", text=False)) == ["miscalibration", "bias"]
+    env.apply("auditor", {"action_type": "flag_investigator", "flag_type": "miscalibration"})
+    assert match_level(env.observe("auditor", text=False)) == ["bias"]
