@@ -345,7 +345,7 @@ def action_schema(role: str, obs: Mapping[str, Any]) -> dict[str, Any]:
 
     Sent as the answer's ``response_format`` schema where the server supports one, so that a constrained
     decoder (llama.cpp grammars, vLLM guided decoding, OpenAI structured outputs) cannot produce an unknown
-    field, a wrong type or an id that is not legal now (nor a match-level Auditor flag already sent). Free
+    field, a wrong type or an id that is not legal now (nor an Auditor flag already sent). Free
     texts are bounded (rationales 200 characters, ad copies 300) to keep answers short.
     """
     legal = obs.get("legal_actions") or {}
@@ -394,17 +394,17 @@ def action_schema(role: str, obs: Mapping[str, Any]) -> dict[str, Any]:
     elif role == "auditor":
         ftypes = legal.get("flag_types") or {}
         targets = list(legal.get("target_ad_ids") or [])
-        sent = {(f.get("track"), f.get("flag_type")) for f in obs.get("pending_flags") or []
-                if f.get("flag_type") in spec.MATCH_LEVEL_FLAGS}
+        sent = {(f.get("track"), f.get("flag_type"), f.get("target_ad_id")) for f in obs.get("pending_flags") or []}
         for atype, track in (("flag_investigator", "A"), ("flag_fraudster", "B")):
             if atype not in types or not ftypes.get(track):
                 continue
-            per_ad = [f for f in ftypes[track] if f not in spec.MATCH_LEVEL_FLAGS]
-            match_level = [f for f in ftypes[track] if f in spec.MATCH_LEVEL_FLAGS and (track, f) not in sent]
-            if per_ad and targets:
-                options.append(_obj(atype, {"flag_type": {"type": "string", "enum": per_ad},
-                                            "target_ad_id": {"type": "string", "enum": targets}},
-                                    ("flag_type", "target_ad_id")))
+            for flag_type in (f for f in ftypes[track] if f not in spec.MATCH_LEVEL_FLAGS):
+                left = [t for t in targets if (track, flag_type, t) not in sent]
+                if left:
+                    options.append(_obj(atype, {"flag_type": {"type": "string", "enum": [flag_type]},
+                                                "target_ad_id": {"type": "string", "enum": left}},
+                                        ("flag_type", "target_ad_id")))
+            match_level = [f for f in ftypes[track] if f in spec.MATCH_LEVEL_FLAGS and (track, f, None) not in sent]
             if match_level:
                 options.append(_obj(atype, {"flag_type": {"type": "string", "enum": match_level}}, ("flag_type",)))
         options.append(_obj("submit_audit_report"))

@@ -418,7 +418,7 @@ def test_cli_play_llm_url_option(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FRAUDARENA_LLM_URL")
 
 
-def test_auditor_schema_drops_match_level_flags_already_sent() -> None:
+def test_auditor_schema_drops_flags_already_sent() -> None:
     env = RefereeEnvironment(task_id="task_1", seed=2)
     bots = {r: make_bot("scripted", r, 1) for r in ("fraudster", "investigator")}
     while env.current_role != "auditor":
@@ -430,6 +430,18 @@ def test_auditor_schema_drops_match_level_flags_already_sent() -> None:
                 and o["properties"]["action_type"]["enum"] == ["flag_investigator"]
                 for f in o["properties"]["flag_type"]["enum"]]
 
-    assert match_level(env.observe("auditor", text=False)) == ["miscalibration", "bias"]
+    def targets(obs: dict[str, Any], flag_type: str) -> list[str]:
+        branches = prompts.action_schema("auditor", obs)["anyOf"]
+        return [t for o in branches if "target_ad_id" in o["properties"]
+                and o["properties"]["flag_type"]["enum"] == [flag_type]
+                for t in o["properties"]["target_ad_id"]["enum"]]
+
+    obs = env.observe("auditor", text=False)
+    assert match_level(obs) == ["miscalibration", "bias"]
+    ads = targets(obs, "gibberish")
+    assert ads == obs["legal_actions"]["target_ad_ids"]
     env.apply("auditor", {"action_type": "flag_investigator", "flag_type": "miscalibration"})
-    assert match_level(env.observe("auditor", text=False)) == ["bias"]
+    env.apply("auditor", {"action_type": "flag_fraudster", "flag_type": "gibberish", "target_ad_id": ads[1]})
+    obs = env.observe("auditor", text=False)
+    assert match_level(obs) == ["bias"]
+    assert targets(obs, "gibberish") == [a for a in ads if a != ads[1]] and targets(obs, "missing_citation") == ads
