@@ -104,7 +104,9 @@ def test_local_model_plays_full_matches(llama_server: str, role: str) -> None:
     totals = {"moves": 0, "fallbacks": 0, "seconds": 0.0, "calls": 0, "reasks": 0, "prompt_tokens": 0,
               "completion_tokens": 0}
     for seed in SEEDS:
-        bot = LLMBot(role, MODEL, llama_server, timeout=180, max_retries=1, seed=seed, max_tokens=256)
+        # The Auditor may send up to 200 flags; 12 moves per turn keep the test's time bounded on 2 cores.
+        bot = LLMBot(role, MODEL, llama_server, timeout=180, max_retries=1, seed=seed, max_tokens=256,
+                     max_turn_moves=12 if role == "auditor" else None)
         seats = {**HOUSE, role: bot}
         try:
             rec = play_match("task_1", seed, **seats)
