@@ -31,7 +31,7 @@ from fraudarena.agents.rl.batch import RoleBatch
 from fraudarena.agents.rl.codecs import MAX_REDRAWS
 from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES
 from fraudarena.agents.rl.models import build_model
-from fraudarena.agents.rl.runner import LEARNABLE, MatchResult, RolloutResult, SelfPlayRunner
+from fraudarena.agents.rl.runner import LEARNABLE, MatchResult, RolloutResult, SelfPlayRunner, weighted_opponent
 from fraudarena.arena.core import CoreBatch
 from fraudarena.arena.core import kernels as K
 from fraudarena.arena.core.actions import FRAUD_PROPOSE0, K_LINK, K_VERDICT, N_FRAUD_ACTIONS, PER_AD, decode_proposal
@@ -217,15 +217,7 @@ class CoreRolloutRunner:
         self.active[m] = True
 
     def _weighted_choice(self, role: str) -> str:
-        options = [(k, w) for k, w in self.opponent_weights.items()
-                   if w > 0 and (k != "snapshot" or self.snapshots[role])]
-        total = sum(w for _, w in options)
-        u = self.rng.random() * total
-        for k, w in options:
-            u -= w
-            if u < 0:
-                return k
-        return options[-1][0]
+        return weighted_opponent(self.rng, self.opponent_weights, bool(self.snapshots[role]))
 
     # ---------------------------------------------------------------------------------------------
     def _vector_step(self) -> int:

@@ -211,6 +211,18 @@ def credit_link_pulls(steps: list[StepRecord], record: dict, share: float) -> No
             break
 
 
+def weighted_opponent(rng: random.Random, weights: dict[str, float], have_snapshots: bool) -> str:
+    """Draw an opponent kind ("live", "snapshot", a bot kind) by ``weights``; "snapshot" only if there is one."""
+    options = [(k, w) for k, w in weights.items() if w > 0 and (k != "snapshot" or have_snapshots)]
+    total = sum(w for _, w in options)
+    u = rng.random() * total
+    for k, w in options:
+        u -= w
+        if u < 0:
+            return k
+    return options[-1][0]
+
+
 class SelfPlayRunner:
     """Steps ``n_matches`` concurrent matches; see the module docstring."""
 
@@ -297,15 +309,7 @@ class SelfPlayRunner:
         return seats
 
     def _weighted_choice(self, role: str) -> str:
-        options = [(k, w) for k, w in self.opponent_weights.items()
-                   if w > 0 and (k != "snapshot" or self.snapshots[role])]
-        total = sum(w for _, w in options)
-        u = self.rng.random() * total
-        for k, w in options:
-            u -= w
-            if u < 0:
-                return k
-        return options[-1][0]
+        return weighted_opponent(self.rng, self.opponent_weights, bool(self.snapshots[role]))
 
     def _new_match(self) -> _Match | None:
         if self.seed_source is not None:
