@@ -116,6 +116,9 @@ class TrainConfig:
     the rest (a wrong link's −0.25 stays on the link). The match's total is unchanged. 0 = off."""
     hidden: int = 48
     """Width of the models."""
+    learner_threads: int = 2
+    """torch intra-op threads of the learner's update. Iterations are synchronous, so the rollout workers are
+    idle while it runs: on the 2-core box 2 threads cut a 13k-decision PPO update from 7.2 s to 5.7 s."""
 
     # --- run control ---------------------------------------------------------------------------------
     iterations: int = 1000

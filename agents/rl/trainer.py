@@ -168,7 +168,12 @@ class Trainer:
             if not parts:
                 continue
             batch = RoleBatch.concat(parts)
-            upd = self.learner.bc_update(batch) if mode == "bc" else self.learner.update(batch)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(max(1, cfg.learner_threads))  # the rollout workers wait meanwhile
+            try:
+                upd = self.learner.bc_update(batch) if mode == "bc" else self.learner.update(batch)
+            finally:
+                torch.set_num_threads(threads)
             for k, v in upd.items():
                 stats[f"{role}/{k}"] = v
         if mode == "ppo":
