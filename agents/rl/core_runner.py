@@ -93,8 +93,11 @@ class CoreRolloutRunner:
         self.policy_ids: list[str] = ["live"]  # seat code k ≥ 0 = policy_ids[k]
         self.snapshots: dict[str, list[str]] = {r: [] for r in LEARNABLE}
         self.mode = "ppo"
-        self.fallback = SelfPlayRunner(n_matches, task_ids, seed, learn_roles, opponent_weights, hidden, shaped_credit,
-                                       archive_rate, worker_index, device_threads, bc_teachers, link_credit_to_pulls)
+        # behaviour cloning and evaluation run on SelfPlayRunner, built (and given the weights) on first use
+        self._fallback_args = (n_matches, task_ids, seed, learn_roles, opponent_weights, hidden, shaped_credit,
+                               archive_rate, worker_index, device_threads, bc_teachers, link_credit_to_pulls)
+        self._fallback: SelfPlayRunner | None = None
+        self._weights: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
         # per match
         self.seat = np.full((n_matches, 2), BOT, np.int64)  # [m, 0 fraudster / 1 investigator] → policy code
         self.learn = np.zeros((n_matches, 2), bool)
@@ -116,7 +119,7 @@ class CoreRolloutRunner:
     # ---------------------------------------------------------------------------------------------
     def set_weights(self, weights: dict[str, dict[str, dict[str, torch.Tensor]]]) -> None:
         """``weights[policy_id][role]`` = state dict; policy ids "live", "snap:<k>"."""
-        self.fallback.set_weights(weights)
+        self._weights = weights
         for pid, per_role in weights.items():
             for role, sd in per_role.items():
                 key = (role, pid)
@@ -131,11 +134,19 @@ class CoreRolloutRunner:
 
     def set_mode(self, mode: str) -> None:
         """"ppo" runs on the core; "bc" and "eval" run on the fallback ``SelfPlayRunner``."""
-        self.fallback.set_mode(mode)
+        if mode != "ppo" or self._fallback is not None:
+            self.fallback.set_mode(mode)
         if mode != self.mode:
             self.mode = mode
             self.active[:] = False
             self.stores = self._new_stores()
+
+    @property
+    def fallback(self) -> SelfPlayRunner:
+        """The ``SelfPlayRunner`` that plays the modes the core does not (behaviour cloning, evaluation)."""
+        if self._fallback is None:
+            self._fallback = SelfPlayRunner(*self._fallback_args)
+        return self._fallback
 
     def _new_stores(self) -> dict[str, DecisionStore]:
         return {"investigator": DecisionStore("investigator", INV_GLOBAL_FEATURES, AD_FEATURES),
@@ -145,6 +156,7 @@ class CoreRolloutRunner:
     def run(self, n_steps: int | None = None) -> RolloutResult:
         """Advance every match ``n_steps`` vector steps (PPO mode); other modes delegate to ``SelfPlayRunner``."""
         if self.mode != "ppo":
+            self.fallback.set_weights(self._weights)
             return self.fallback.run(n_steps)
         if n_steps is None:
             raise ValueError("the core runner plays a fixed number of vector steps")
