@@ -53,7 +53,6 @@ from fraudarena.arena.core.layout import (
     AI_PULLED,
     AI_REV,
     AI_ROOT,
-    AI_SLOT,
     AI_STAGED,
     AI_STATUS,
     MARKER_NAMES,
@@ -624,5 +623,3 @@ class CoreFeatures:
         features_batch(b.mi, b.ai, b.af, b.outc, b.links, b.vorder, b.queue, self.prior, self.cache, self.ads,
                        self.glob, self.post, self.partners, self.fglob)
 
-
-_ = (AI_SLOT, MI_NBASE)
