@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from ws_play import play_investigator_ending_turns
 
 from fraudarena.cluster.local_backend import LocalBackend
 from fraudarena.cluster.settings import ArenaSettings
@@ -32,26 +33,7 @@ def test_policy_house_bot_plays_a_served_match(tmp_path, checkpoint):
         assert "tiny" in unknown.json()["error"]["message"]
 
         with client.websocket_connect("/ws/investigator") as ws:
-            ws.send_json({"type": "reset", "id": 1, "data": {
-                "task_id": "task_1", "seed": 5,
-                "house_bots": {"fraudster": "policy:tiny", "auditor": "scripted"}}})
-            reply = ws.receive_json()
-            assert reply["type"] == "observation", reply
-            obs = reply["data"]
-            assert obs["phase"] == "investigator_turn"  # the learned fraudster already moved
-            n = 2
-            while not obs["done"]:
-                if obs["legal_actions"]["action_types"]:
-                    ws.send_json({"type": "step", "id": n, "data": {"action_type": "end_turn"}})
-                else:
-                    ws.send_json({"type": "obs", "id": n})
-                n += 1
-                while True:  # skip pushed events until our reply
-                    frame = ws.receive_json()
-                    if frame.get("id") == n - 1:
-                        break
-                assert frame["type"] == "observation", frame
-                obs = frame["data"]
+            obs = play_investigator_ending_turns(ws, {"fraudster": "policy:tiny", "auditor": "scripted"})
             record = obs["record"]
             assert record["end_reason"] is not None
             fraud_actions = [a for a in record["actions"] if a["role"] == "fraudster"]
