@@ -1,4 +1,4 @@
-"""WebSocket clients for the served arena (PROTOCOL.md): an asyncio client per role and a sync wrapper.
+"""WebSocket clients for the served arena (docs/protocol.md): an asyncio client per role and a sync wrapper.
 
 ``RoleClient`` speaks ``fraudarena-ws/1`` over the ``websockets`` library: it numbers every request
 (``id``), matches replies to requests, queues pushed ``event`` frames, and raises ``ServerError``
@@ -23,7 +23,7 @@ ROLES = ("fraudster", "investigator", "auditor")
 
 
 class ServerError(Exception):
-    """An ``error`` frame: ``code`` is the PROTOCOL.md §4 code."""
+    """An ``error`` frame: ``code`` is the docs/protocol.md#errors code."""
 
     def __init__(self, code: str, message: str, details: Any = None, retry_after_ms: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
@@ -228,7 +228,7 @@ class RoleClient:
         return obs
 
     async def queue(self, task_id: str = "task_1", timeout: float | None = None) -> dict[str, Any]:
-        """Wait in the matchmaking queue (PROTOCOL.md §7) until seated; returns the observation.
+        """Wait in the matchmaking queue (docs/protocol.md#matchmaking-queue) until seated; returns the observation.
 
         ``queued`` progress frames are recorded in ``self.queued``; the observation carries this seat's
         ``seat_token`` (kept in ``self.seat_token`` for a later ``join``).

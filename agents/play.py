@@ -2,7 +2,7 @@
 
 ``make_bot(kind, role, seed)`` resolves a *kind* string:
 
-* ``"scripted"`` — the GAME.md §12 house bot of the role (ReactiveFraudster, ScriptedInvestigator,
+* ``"scripted"`` — the docs/rules.md §12 house bot of the role (ReactiveFraudster, ScriptedInvestigator,
   HeuristicAuditor);
 * ``"random"`` — :class:`RandomPolicy` for the role;
 * explicit names: ``"reactive"`` (fraudster), ``"camouflage"`` (fraudster), ``"heuristic"`` (auditor),
@@ -133,7 +133,7 @@ def _resolve(arg: str | Policy, role: str, task_id: str, seed: int) -> Policy:
 def play_match(task_id: str, seed: int | None, fraudster: str | Policy = "reactive",
                investigator: str | Policy = "scripted", auditor: str | Policy = "heuristic", *,
                observe_text: bool = False, **overrides: Any) -> dict[str, Any]:
-    """Play one full match in-process and return its record (GAME.md §11).
+    """Play one full match in-process and return its record (docs/rules.md §11).
 
     ``overrides`` are the §2 knobs passed to ``RefereeEnvironment``; ``observe_text=True`` gives the
     bots the observations' derived text summaries too (for text-reading policies). Raises

@@ -16,7 +16,7 @@ from fraudarena.arena.rng import bot_seed
 QUEUE_WAIT_S = 600.0
 """How long ``fraudarena play --queue`` waits for a seat by default (as ``RoleClient.queue``)."""
 QUEUE_TIMEOUT_S = 30.0
-"""The server's default ``queue_timeout_s`` (cluster.settings): queued seats still empty then get house bots."""
+"""The server's default ``queue_timeout_s`` (served.settings): queued seats still empty then get house bots."""
 
 
 async def play_remote_async(url: str, role: str = "investigator", *, match_id: str | None = None,
@@ -28,7 +28,8 @@ async def play_remote_async(url: str, role: str = "investigator", *, match_id: s
 
     With ``new``, the other two seats of the new match are played server-side by ``house_bots``
     (``scripted`` or ``random``); ``None`` leaves them to humans, whose seat tokens are printed.
-    With ``queue``, the seat comes from the server's matchmaking queue for ``task_id`` (PROTOCOL.md §7):
+    With ``queue``, the seat comes from the server's matchmaking queue for ``task_id``
+    (docs/protocol.md#matchmaking-queue):
     it says at once that it waits and for how long at most, reports the server's ``queued`` progress,
     and gives up (``TimeoutError``) after ``queue_wait_s``. A server that cannot be reached raises
     :class:`~fraudarena.agents.client.CannotConnect`.

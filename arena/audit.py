@@ -1,11 +1,11 @@
-"""The Auditor's ground truth (GAME.md §10.2), proposal plausibility (§10.3) and the Auditor's F1.
+"""The Auditor's ground truth (docs/rules.md §10.2), proposal plausibility (§10.3) and the Auditor's F1.
 
 Everything here is a pure function of a match record (§11) or of plain values, so the same checks serve
 the referee at ``submit_audit_report`` and the label-free HeuristicAuditor (which calls the value-level
 checks ``missing_citation_keys``, ``rationale_incoherent``, ``is_gibberish``, ``has_parameter_mismatch``,
 ``template_repetition`` and ``branding_anomaly`` on its own view).
 
-Documented choices (GAME.md §4.1 leaves them to the implementation):
+Documented choices (docs/rules.md §11.2 leaves them to the implementation):
 
 * **Flag order.** Every list of flags returned here is deduplicated and sorted by track (``A`` before ``B``),
   then flag type in the order of ``spec.TRACK_A_FLAGS`` / ``spec.TRACK_B_FLAGS``, then ``target_ad_id``

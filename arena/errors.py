@@ -1,4 +1,4 @@
-"""The one error type the referee raises for a rejected action (GAME.md §7, PROTOCOL.md §4 codes)."""
+"""The one error type the referee raises for a rejected action (docs/rules.md §7, docs/protocol.md#errors codes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Investigation evidence (GAME.md §5.2): field distributions, draws, Findings and their likelihoods.
+"""Investigation evidence (docs/rules.md §5.2): field distributions, draws, Findings and their likelihoods.
 
 The distributions are declared once as data. ``draw_fields`` consumes an ad's ``evidence/<ad_id>``
 stream in the fixed order of the spec (five targets, 27 draws); ``classifier_fields`` turns the two
@@ -19,7 +19,7 @@ from .spec import LABELS
 # ---------------------------------------------------------------------------------------------------------
 # Field kinds. Probabilities are given per mode (legit, fraud, gray); "all" fields use the same row.
 #
-# The fraud column of every label-dependent field is GAME.md §5.2's column sharpened away from the legit
+# The fraud column of every label-dependent field is docs/rules.md §5.2's column sharpened away from the legit
 # column (p_fraud * (p_fraud / p_legit) ** 0.65, renormalised, rounded to 0.01): with the spec's tables an
 # investigating Bayesian was barely better than one deciding from surface cues. The legit and gray
 # columns are the spec's. Before/after tables and the measurements: docs/rules-changes.md.

@@ -1,4 +1,4 @@
-"""Episode generation (GAME.md §4.2–4.5) and proposal creation (§6.1).
+"""Episode generation (docs/rules.md §4.5–4.5) and proposal creation (§6.1).
 
 Base ads, late arrivals, rings and identifiers all come from the ``episode`` stream, in that order;
 the k-th proposal comes from ``proposal/<k>``. Identifier values are unique per kind within a match

@@ -1,4 +1,4 @@
-"""Pydantic v2 wire models for actions (GAME.md §7) and observations (§9), with the spec's field names.
+"""Pydantic v2 wire models for actions (docs/rules.md §7) and observations (§9), with the spec's field names.
 
 Inbound actions are validated here (unknown fields are an error, known fields an action type does not
 use are dropped); ``normalise_action`` turns a validated model into the normalised dict that the

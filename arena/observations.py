@@ -1,4 +1,4 @@
-"""Per-role observations (GAME.md §9): the only place where hidden information is filtered.
+"""Per-role observations (docs/rules.md §9): the only place where hidden information is filtered.
 
 Each role's view is one function. Before ``done`` nothing hidden from a role is put into its dict:
 labels, fraud types, severities, ring data, proposal markers (for the Investigator), unpulled
@@ -19,6 +19,8 @@ from .spec import (
     TARGETS,
     TRACK_A_FLAGS,
     TRACK_B_FLAGS,
+    Phase,
+    Role,
 )
 
 if TYPE_CHECKING:
@@ -331,3 +333,29 @@ def _fraudster_actions(env: RefereeEnvironment) -> list[dict[str, Any]]:
             entry["ad_id"] = env.proposals[slot].ad_id
         out.append(entry)
     return out
+
+
+# What the Fraudster's observation shows of Investigator actions: targets pulled, verdicts with confidence.
+_INVESTIGATOR_ACTION_SEEN = {"investigate": ("action_type", "ad_id", "investigation_target"),
+                             "verdict": ("action_type", "ad_id", "verdict", "confidence")}
+
+
+def visible_action(viewer: str | None, actor: str, action: dict[str, Any], phase_now: str) -> dict[str, Any] | None:
+    """What ``viewer`` (a role, or None for a spectator) may see of one accepted action of a live match.
+
+    The action-log face of the per-role views above (docs/protocol.md#what-you-can-see): a seat sees its
+    own actions in full and other roles' actions only as far as its observation shows them; the Auditor sees
+    everything from ``audit_phase`` on. A spectator sees what every seat's view shows: the Investigator's
+    pulls and verdicts as ``ad_view`` shows them (no rationale, no Finding) and the Auditor's flags (the
+    Auditor acts only once no other seat can act); never a Fraudster action. None means hidden.
+    """
+    if viewer == actor:
+        return dict(action)
+    if actor == Role.INVESTIGATOR and viewer in (None, Role.FRAUDSTER):
+        keys = _INVESTIGATOR_ACTION_SEEN.get(str(action.get("action_type")))
+        return {k: action[k] for k in keys if k in action} if keys else None
+    if viewer is None and actor == Role.AUDITOR:
+        return dict(action)
+    if viewer == Role.AUDITOR and phase_now in (Phase.AUDIT_PHASE, Phase.DONE):
+        return dict(action)
+    return None

@@ -1,4 +1,4 @@
-"""The match record (GAME.md §11) and its canonical JSON form."""
+"""The match record (docs/rules.md §11) and its canonical JSON form."""
 
 from __future__ import annotations
 

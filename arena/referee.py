@@ -1,4 +1,4 @@
-"""The referee: the match state machine of GAME.md §6–§8 and §10–§11.
+"""The referee: the match state machine of docs/rules.md §6–§8 and §10–§11.
 
 ``RefereeEnvironment`` holds one match as plain data. ``step(role, action)`` validates the action,
 checks phase and legality (raising ``ArenaError`` without changing anything), applies it, logs it and
@@ -186,7 +186,7 @@ class RefereeEnvironment:
         return act
 
     def default_action(self, role: str) -> dict[str, Any]:
-        """The action applied when a role's turn deadline passes (PROTOCOL.md §5)."""
+        """The action applied when a role's turn deadline passes (docs/protocol.md#deadlines-idling-and-limits)."""
         return {"action_type": "submit_audit_report" if role == "auditor" else "end_turn"}
 
     def accepted_actions(self, role: str) -> int:

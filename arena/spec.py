@@ -1,7 +1,7 @@
 """Game metadata declared once as data: roles, phases, tasks, knobs, categories, targets, flag types.
 
 Everything else (the referee, bots, encoders, the REST ``/tasks`` answer, the docs) reads the rules'
-constants from here. Values follow GAME.md (rules version 1) except where ``docs/rules-changes.md``
+constants from here. Values follow docs/rules.md (rules version 1) except where ``docs/rules-changes.md``
 records a deliberate change.
 """
 

@@ -1,4 +1,4 @@
-"""The text composer of GAME.md §4.3 and the surface marker scan of §5.1.
+"""The text composer of docs/rules.md §4.5 and the surface marker scan of §5.1.
 
 ``compose(kind, category, style, text_seed)`` writes an ad's ``ad_copy`` (kind ``copy``), its
 ``targeting_summary`` (kind ``targeting``) and its landing ``content_summary`` (kind ``landing``).
@@ -6,7 +6,7 @@ It is a pure function of its arguments: the only input besides the category and 
 whose bits pick a template and the words of its slots. ``copy_markers(text)`` returns the sorted marker
 families (§5.1) whose phrase occurs in a text.
 
-Documented choices (the implementation's fixed wording, GAME.md §4.1):
+Documented choices (the implementation's fixed wording, docs/rules.md §11.2):
 
 * **Seed slicing.** ``text_seed`` is folded to 64 bits and passed through the SplitMix64 finaliser (a
   bijection, so distinct 64-bit seeds give distinct states and neighbouring seeds give unrelated texts).
@@ -620,7 +620,7 @@ def brands(category: str) -> tuple[str, ...]:
 
 
 def compose(kind: str, category: str, style: str, text_seed: int) -> str:
-    """Write the ``kind`` text of an ad of ``category`` in ``style`` from ``text_seed`` (GAME.md §4.3)."""
+    """Write the ``kind`` text of an ad of ``category`` in ``style`` from ``text_seed`` (docs/rules.md §4.5)."""
     try:
         temps = _TABLE[kind, category, style]
         brand_list = _BRANDS[category]

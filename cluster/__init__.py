@@ -1,6 +1,6 @@
-"""Ray placement of live matches: match actors (one or K matches each), the directory, the history archive.
+"""Ray placement of live matches: match actors (one or K matches each), the directory, the history archive,
+the matchmaker actor and rollout workers.
 
-Plain modules (``live_match``, ``match_host``, ``async_host``, ``archive_store``, ``local_backend``) hold the
-logic and import no Ray; ``match_actor``, ``directory``, ``history_actor``, ``naming`` and ``ray_backend``
-wrap them for a Ray cluster.
+The served-match logic itself (live matches, hosts, tokens, matchmaking, the archive store, settings) lives
+in ``fraudarena.served`` and imports no Ray; the modules here only place it on a Ray cluster.
 """

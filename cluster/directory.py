@@ -18,10 +18,10 @@ from typing import Any
 
 import ray
 
-from fraudarena.cluster import tokens
-from fraudarena.cluster.errors import ErrorCode, ProtocolError, is_wire_error
 from fraudarena.cluster.match_actor import MatchActor
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served import tokens
+from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
+from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
 REFILL_PARALLEL = 4  # pool actors started concurrently

@@ -10,8 +10,8 @@ from typing import Any
 
 import ray
 
-from fraudarena.cluster.archive_store import ArchiveStore, remove_with_token
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.archive_store import ArchiveStore, remove_with_token
+from fraudarena.served.settings import ArenaSettings
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)

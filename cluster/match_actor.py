@@ -15,9 +15,9 @@ from typing import Any
 import ray
 
 from fraudarena.cluster import naming
-from fraudarena.cluster.async_host import AsyncMatchHost
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.async_host import AsyncMatchHost
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""``MatchmakerActor``: the one place where every Serve replica's queued sockets wait (PROTOCOL.md §7).
+"""``MatchmakerActor``: the one place where every Serve replica's queued sockets wait
+(docs/protocol.md#matchmaking-queue).
 
 One named detached async actor per arena instance (``<instance>-matchmaker`` in the settings' namespace),
 created on the first ``queue`` request and replaced, like the directory, when a redeploy changes the
-settings or code. It wraps the plain ``Matchmaker`` (cluster/matchmaking.py); matches are created
+settings or code. It wraps the plain ``Matchmaker`` (served/matchmaking.py); matches are created
 through the instance's ``DirectoryActor``, so ``max_live_matches`` is enforced in the usual place.
 Replicas long-poll ``wait`` for their sockets; errors cross the boundary as wire dicts.
 """
@@ -16,9 +17,9 @@ import ray
 from ray.exceptions import RayActorError
 
 from fraudarena.cluster import naming
-from fraudarena.cluster.errors import ErrorCode, ProtocolError, is_wire_error
-from fraudarena.cluster.matchmaking import Matchmaker
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
+from fraudarena.served.matchmaking import Matchmaker
+from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
 MAX_CONCURRENCY = 10_000  # every queued socket holds one long-poll call

@@ -11,7 +11,7 @@ import contextlib
 
 import ray
 
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.settings import ArenaSettings
 
 
 def _get(settings: ArenaSettings, kind: str):
@@ -44,7 +44,7 @@ def directory_handle(settings: ArenaSettings, create: bool = True):
 
 
 def matchmaker_handle(settings: ArenaSettings, create: bool = True):
-    """The instance's ``MatchmakerActor`` (created if missing; PROTOCOL.md §7 queue)."""
+    """The instance's ``MatchmakerActor`` (created if missing; docs/protocol.md#matchmaking-queue queue)."""
     from fraudarena.cluster.matchmaker import MAX_CONCURRENCY, MatchmakerActor
 
     handle = _get(settings, "matchmaker")

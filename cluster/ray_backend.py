@@ -16,10 +16,10 @@ import ray
 from ray.exceptions import RayActorError
 
 from fraudarena.cluster import naming
-from fraudarena.cluster.errors import ErrorCode, ProtocolError, is_wire_error
-from fraudarena.cluster.event_mux import EventMux
-from fraudarena.cluster.settings import ArenaSettings
-from fraudarena.cluster.views import archived_events
+from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
+from fraudarena.served.event_mux import EventMux
+from fraudarena.served.settings import ArenaSettings
+from fraudarena.served.views import archived_events
 
 HANDLE_CACHE = 20_000
 
@@ -35,7 +35,7 @@ class RayBackend:
         self.settings = settings
         self.directory = None
         self.history = None
-        self.matchmaker = None  # looked up on the first ``queue`` (PROTOCOL.md §7)
+        self.matchmaker = None  # looked up on the first ``queue`` (docs/protocol.md#matchmaking-queue)
         self._handles: OrderedDict[str, Any] = OrderedDict()
         self.mux = EventMux(settings.long_poll_s)
 
@@ -173,7 +173,8 @@ class RayBackend:
         live, archived = await asyncio.gather(self.directory.count.remote(), self._call_history("count"))
         return {"live_matches": live, "archived_matches": archived}
 
-    # ----- matchmaking queue (PROTOCOL.md §7): one MatchmakerActor holds every replica's waiting sockets
+    # ----- matchmaking queue (docs/protocol.md#matchmaking-queue) ---------------------------------------------
+    # One MatchmakerActor holds every replica's waiting sockets.
     async def _call_matchmaker(self, method: str, *args):
         if self.matchmaker is None:
             self.matchmaker = await naming.ensure_matchmaker(self.settings)

@@ -38,7 +38,7 @@ def _history_sink_handle() -> Any:
     """The served arena's ``HistoryActor`` if one is running on this cluster (never created here)."""
     try:
         from fraudarena.cluster.naming import history_handle
-        from fraudarena.cluster.settings import ArenaSettings
+        from fraudarena.served.settings import ArenaSettings
 
         return history_handle(ArenaSettings(), create=False)
     except Exception:

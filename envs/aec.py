@@ -11,7 +11,7 @@ one action per flag): ``agent_selection`` is always the referee's ``current_role
   role's fallback action is played instead (``end_turn``, or ``submit_audit_report`` for the Auditor)
   and ``infos[agent]["illegal_actions"]`` counts it; ``illegal_action="raise"`` raises ``ValueError``
   and leaves the match unchanged.
-* **Rewards**: 0 on every step until the match ends; then each role gets its GAME.md §10.3 reward
+* **Rewards**: 0 on every step until the match ends; then each role gets its docs/rules.md §10.3 reward
   (``record["rewards"]``) and all three agents terminate together. There is no truncation (every
   match ends within a bounded number of actions).
 * **Infos**: ``infos[agent]["raw_obs"]`` is the agent's current role observation (§9, a fresh copy,
@@ -58,7 +58,7 @@ AGENTS: tuple[str, ...] = tuple(role.value for role in Role)
 class FraudArenaAECEnv(AECEnv):
     """FraudArena as a PettingZoo AEC environment (module docstring).
 
-    ``task_id`` and ``overrides`` (GAME.md §2 knobs) are the defaults of every reset; ``max_ads`` fixes
+    ``task_id`` and ``overrides`` (docs/rules.md §3 knobs) are the defaults of every reset; ``max_ads`` fixes
     the Investigator's padded queue (default: the largest of the task and :data:`MAX_ADS`);
     ``observe_text`` adds the derived text summaries to ``raw_obs``; ``render_mode`` may be ``"ansi"``.
     """
@@ -193,7 +193,7 @@ class FraudArenaAECEnv(AECEnv):
         self._refresh_infos()
 
     def record(self) -> dict[str, Any]:
-        """The current match record (GAME.md §11; complete with ``rewards`` once the match is done)."""
+        """The current match record (docs/rules.md §11; complete with ``rewards`` once the match is done)."""
         return self._require_match().record()
 
     def render(self) -> str | None:

@@ -15,7 +15,7 @@ shapes so that Gymnasium / PettingZoo spaces can describe them:
   propose category ``c`` with camouflage set ``s``).
 * **Auditor** — it has no learned codec. Its action space is ``Discrete(2)``: ``AUDITOR_SUBMIT`` (0) =
   ``submit_audit_report`` (ends the match), ``AUDITOR_HEURISTIC_FLAG`` (1) = play the next flag that the
-  HeuristicAuditor (GAME.md §12) would send (legal only while it has an unsent flag and the flag limit
+  HeuristicAuditor (docs/rules.md §12) would send (legal only while it has an unsent flag and the flag limit
   is not reached). Its observation is a small vector, :data:`AUDITOR_FEATURES` long (see
   :func:`encode_auditor`).
 

@@ -15,7 +15,7 @@ are reused as given. Seats not named in ``opponents`` get ``"scripted"`` (the §
   Auditor's ``submit_audit_report``) instead and are counted in ``info["illegal_actions"]`` (per
   episode); ``action_masks()`` gives the current boolean mask (the ``sb3-contrib`` MaskablePPO
   convention).
-* **Reward**: 0 until the match ends, then the role's GAME.md §10.3 reward (``record["rewards"]``);
+* **Reward**: 0 until the match ends, then the role's docs/rules.md §10.3 reward (``record["rewards"]``);
   ``terminated`` is the match end; never truncated.
 * **Info**: ``raw_obs`` (the role's §9 observation, a fresh copy), ``illegal_actions``, ``action`` (the
   wire action the step played), and at the end ``record`` (the match record) and ``rewards``.
@@ -141,7 +141,7 @@ class FraudArenaGymEnv(gymnasium.Env):
         return self._view.mask.astype(bool)
 
     def record(self) -> dict[str, Any]:
-        """The current match record (GAME.md §11)."""
+        """The current match record (docs/rules.md §11)."""
         return self._require_match().record()
 
     def render(self) -> str | None:

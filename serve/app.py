@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse
 
 import fraudarena
 from fraudarena.arena.spec import ROLES
-from fraudarena.cluster.backend import Backend
-from fraudarena.cluster.errors import ProtocolError
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve import mcp, rest, spectator
 from fraudarena.serve.openenv_ws import OpenEnvSession
 from fraudarena.serve.ws_session import RoleSession
+from fraudarena.served.backend import Backend
+from fraudarena.served.errors import ProtocolError
+from fraudarena.served.settings import ArenaSettings
 
 
 def create_app(settings: ArenaSettings, backend: Backend) -> FastAPI:

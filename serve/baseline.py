@@ -13,9 +13,9 @@ import time
 
 import uvicorn
 
-from fraudarena.cluster.local_backend import LocalBackend
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.app import create_app
+from fraudarena.served.local_backend import LocalBackend
+from fraudarena.served.settings import ArenaSettings
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -13,8 +13,8 @@ from typing import Any
 from ray import serve
 
 from fraudarena.cluster.ray_backend import RayBackend
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.app import create_app
+from fraudarena.served.settings import ArenaSettings
 
 MAX_ONGOING_REQUESTS = 20_000
 

@@ -1,4 +1,4 @@
-"""Inbound WebSocket frames and REST bodies (PROTOCOL.md §1–2), validated by one discriminated union.
+"""Inbound WebSocket frames and REST bodies (docs/protocol.md#the-shape-of-it–2), validated by one discriminated union.
 
 ``parse_frame`` turns raw text into a typed frame or a ``ProtocolError`` with the right code:
 ``invalid_json`` (not JSON / not an object / no string ``type``), ``unknown_type``, or
@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from fraudarena.arena.spec import OVERRIDE_RANGES, ROLES, TASK_IDS, TASKS
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
+from fraudarena.served.errors import ErrorCode, ProtocolError
 
 RoleName = Literal["fraudster", "investigator", "auditor"]
 FrameId = Annotated[str, StringConstraints(max_length=64)] | Annotated[int, Field(ge=-(2**63), lt=2**63)]
@@ -78,7 +78,7 @@ class _Inbound(BaseModel):
 
 
 class ResetData(_Inbound):
-    """``reset`` data and the POST /matches body (GAME.md §2 ranges)."""
+    """``reset`` data and the POST /matches body (docs/rules.md §3 ranges)."""
 
     task_id: TaskId | None = None
     seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
@@ -137,7 +137,10 @@ class EmptyData(_Inbound):
 
 
 class QueueData(_Inbound):
-    """``queue`` data (PROTOCOL.md §7): ``role`` must be the path's role; ``task_id`` defaults to task_1."""
+    """``queue`` data (docs/protocol.md#matchmaking-queue).
+
+    ``role`` must be the path's role; ``task_id`` defaults to task_1.
+    """
 
     role: RoleName
     task_id: TaskId | None = None

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 import fraudarena
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.settings import ArenaSettings
 
 PACKAGE_DIR = Path(fraudarena.__file__).resolve().parent
 DEFAULT_CONFIG = PACKAGE_DIR / "ray_config.yaml"

@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 import fraudarena
 from fraudarena.arena import spec
-from fraudarena.cluster.errors import ProtocolError
 from fraudarena.serve import frames, rest, schemas
+from fraudarena.served.errors import ProtocolError
 
 log = logging.getLogger(__name__)
 MCP_PROTOCOL_VERSION = "2025-06-18"

@@ -1,4 +1,4 @@
-"""The OpenEnv-compatible single-agent endpoint ``/ws`` (PROTOCOL.md §8).
+"""The OpenEnv-compatible single-agent endpoint ``/ws`` (docs/protocol.md#openenv-endpoint-ws).
 
 The client plays the Investigator; house bots play the Fraudster and the Auditor inside the match
 actor. One connection = one match; frames have exactly ``type`` and ``data``; errors use OpenEnv's
@@ -24,9 +24,6 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from fraudarena.cluster.backend import Backend
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.frames import (
     BOT_KINDS,
     NAMED_PREFIXES,
@@ -37,6 +34,9 @@ from fraudarena.serve.frames import (
 )
 from fraudarena.serve.ratelimit import InFlightLimit
 from fraudarena.serve.ws_session import dumps, oversize, receive_raw
+from fraudarena.served.backend import Backend
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
 ROLE = "investigator"

@@ -1,4 +1,5 @@
-"""Per-connection limits (PROTOCOL.md §5): the token bucket of role sockets and REST, and the in-flight
+"""Per-connection limits (docs/protocol.md#deadlines-idling-and-limits): the token bucket of role sockets
+and REST, and the in-flight
 cap of the OpenEnv ``/ws``, each with its abuse cut-off.
 
 ``TokenBucket.admit()`` returns None when a frame may proceed, else the milliseconds until it could;

@@ -1,6 +1,6 @@
-"""The REST API under ``/api/v1`` (PROTOCOL.md §6) and the OpenEnv metadata routes at the root.
+"""The REST API under ``/api/v1`` (docs/protocol.md#rest-apiv1) and the OpenEnv metadata routes at the root.
 
-Errors are ``{"error": {"code", "message"}}`` with the status of ``cluster.errors.HTTP_STATUS``;
+Errors are ``{"error": {"code", "message"}}`` with the status of ``served.errors.HTTP_STATUS``;
 tokens come only in ``Authorization: Bearer``. Handlers read the backend and settings from
 ``request.app.state``; nothing here touches Ray.
 
@@ -21,9 +21,9 @@ from fastapi.responses import JSONResponse
 
 import fraudarena
 from fraudarena.arena import spec
-from fraudarena.cluster.errors import HTTP_STATUS, ErrorCode, ProtocolError
 from fraudarena.serve import frames, schemas
 from fraudarena.serve.ratelimit import TokenBucket
+from fraudarena.served.errors import HTTP_STATUS, ErrorCode, ProtocolError
 
 PROTOCOL_VERSION = "fraudarena-ws/1"
 ROLE_PATHS = {r: f"/ws/{r}" for r in spec.ROLES}
@@ -69,7 +69,8 @@ MAX_TRACKED_CLIENTS = 10_000
 
 
 async def rest_rate_limit(request: Request) -> None:
-    """Per-client token bucket for the REST API (PROTOCOL.md §5 rates, keyed by client address).
+    """Per-client token bucket for the REST API, keyed by client address
+    (docs/protocol.md#deadlines-idling-and-limits).
 
     Over the rate the request is answered 429 ``rate_limited`` with ``Retry-After``; the least recently
     seen clients are forgotten beyond ``MAX_TRACKED_CLIENTS``.

@@ -1,6 +1,6 @@
 """JSON Schemas served by ``GET /api/v1/tasks`` and ``GET /schema`` (built from ``arena.spec`` data).
 
-Action schemas follow GAME.md §7 (one object per role, ``action_type`` enumerated); observation and
+Action schemas follow docs/rules.md §7 (one object per role, ``action_type`` enumerated); observation and
 state schemas list the §9 header, which every role's observation carries.
 """
 

@@ -1,11 +1,12 @@
-"""One role WebSocket (``/ws/<role>``, PROTOCOL.md §2–5): frames in, replies and pushed events out.
+"""One role WebSocket (``/ws/<role>``, docs/protocol.md#the-shape-of-it–5): frames in, replies and pushed events out.
 
 The session holds only the socket: which match and seat it occupies, its rate bucket and its event
 cursor. Requests are handled one at a time, in order; a per-connection send lock makes each reply go
 out before any event the same request caused. A listener task long-polls the match actor for this
 seat's events, so clients never poll, whichever replica holds the socket.
 
-A ``queue`` request (PROTOCOL.md §7) is answered at once with ``queued``; a waiter task then long-polls the
+A ``queue`` request (docs/protocol.md#matchmaking-queue) is answered at once with ``queued``; a waiter task
+then long-polls the
 backend's matchmaker, repeats ``queued`` every ``queue_notify_s`` and, once the matchmaker has created the
 match, seats the connection exactly as a ``join`` with its seat token would. Any other request, ``close``
 or a disconnect leaves the queue first.
@@ -26,11 +27,11 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from fraudarena.cluster.backend import Backend
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve import frames
 from fraudarena.serve.ratelimit import TokenBucket
+from fraudarena.served.backend import Backend
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -204,7 +205,8 @@ class RoleSession:
     async def on_queue(self, frame: frames.QueueFrame) -> dict[str, Any]:
         if not self.settings.queue_enabled:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE,
-                                "the matchmaking queue (PROTOCOL.md §7 extension) is not enabled on this server")
+                                "the matchmaking queue extension is not enabled on this server "
+                                "(docs/protocol.md#matchmaking-queue)")
         data = frame.data
         if data.role != self.role:
             raise ProtocolError(ErrorCode.VALIDATION_ERROR,

@@ -21,7 +21,7 @@ from fraudarena.agents.rl.config import TrainConfig
 from fraudarena.agents.tournament import parse_seeds
 from fraudarena.arena import TASK_IDS, record_json
 from fraudarena.cli import app, bot_kinds
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.settings import ArenaSettings
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

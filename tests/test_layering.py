@@ -49,3 +49,54 @@ def test_envs_package_imports_no_ray_torch_or_web_stack() -> None:
     modules, loaded = _loaded("envs", walk=True)
     assert "fraudarena.envs.aec" in modules and "fraudarena.envs.gym_env" in modules
     assert loaded == []
+
+
+def test_served_domain_imports_no_ray_torch_or_web_stack() -> None:
+    """The served-match domain (live matches, hosts, tokens, matchmaking, archive) is plain Python."""
+    modules, loaded = _loaded("served", walk=True)
+    assert "fraudarena.served.live_match" in modules and "fraudarena.served.local_backend" in modules
+    assert loaded == []
+
+
+def test_cluster_and_serve_modules_all_load() -> None:
+    """Every module of the Ray placement and the web app imports cleanly (not only the package ``__init__``s)."""
+    modules, loaded = _loaded("cluster", walk=True)
+    assert "fraudarena.cluster.match_actor" in modules and "ray" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("fastapi", "starlette", "uvicorn")]
+    modules, _ = _loaded("serve", walk=True)
+    assert "fraudarena.serve.app" in modules and "fraudarena.serve.deployment" in modules
+
+
+# Imports run one way: arena <- agents <- served <- cluster <- serve <- cli (envs sits beside agents).
+LAYERS = {"arena": 0, "agents": 1, "envs": 1, "served": 2, "cluster": 3, "serve": 4, "cli": 5}
+
+
+def _fraudarena_imports(path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fraudarena."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "fraudarena":
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("fraudarena."))
+    return found
+
+
+def test_imports_run_one_way_in_every_module() -> None:
+    """No module imports a layer above its own, lazily inside a function or not."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    wrong = []
+    for layer, rank in LAYERS.items():
+        files = [root / "cli.py"] if layer == "cli" else sorted((root / layer).rglob("*.py"))
+        assert files, layer
+        for path in files:
+            for target in _fraudarena_imports(path):
+                if LAYERS.get(target, -1) > rank:
+                    wrong.append(f"{path.relative_to(root)} imports fraudarena.{target}")
+    assert wrong == []

@@ -1,4 +1,4 @@
-"""House bots (GAME.md §12) and weak baselines; every bot has ``act(observation) -> action dict``.
+"""House bots (docs/rules.md §12) and weak baselines; every bot has ``act(observation) -> action dict``.
 
 Each bot is deterministic given its seed and owns its own ``random.Random(seed)``.
 """

@@ -1,4 +1,4 @@
-"""Shared belief math for the Bayesian house bots (GAME.md §4.3, §5.2, §12).
+"""Shared belief math for the Bayesian house bots (docs/rules.md §4.5, §5.2, §12).
 
 A belief is a 3-vector over the labels in ``spec.LABELS`` order (legit, fraud, gray), kept as
 probabilities. The pieces are:

@@ -1,4 +1,4 @@
-"""CamouflageFraudster: a patient variant of the ReactiveFraudster (not in GAME.md §12; ours).
+"""CamouflageFraudster: a patient variant of the ReactiveFraudster (not in docs/rules.md §12; ours).
 
 It places few, well-camouflaged, low-marker proposals:
 

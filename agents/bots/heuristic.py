@@ -1,4 +1,4 @@
-"""HeuristicAuditor: the label-free house Auditor of GAME.md §12.
+"""HeuristicAuditor: the label-free house Auditor of docs/rules.md §12.
 
 In ``audit_phase`` it runs, without reading any label, the text checks of Track A
 (``missing_citation``, ``incoherent_rationale``) and the four Track-B checks, using the value-level

@@ -1,4 +1,4 @@
-"""RandomPolicy(role): uniformly random legal play (GAME.md §12).
+"""RandomPolicy(role): uniformly random legal play (docs/rules.md §12).
 
 Uniform over ``legal_actions["action_types"]``, then uniform over that type's legal arguments:
 

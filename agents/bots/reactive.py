@@ -1,4 +1,4 @@
-"""ReactiveFraudster: the house Fraudster of GAME.md §12.
+"""ReactiveFraudster: the house Fraudster of docs/rules.md §12.
 
 Per turn it proposes k = min(cap, ceil(proposals_remaining / rounds_remaining)) ads, then
 ``end_turn``; once no proposals remain it plays ``commit_final``. It never modifies.

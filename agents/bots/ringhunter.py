@@ -1,6 +1,6 @@
 """RingHunterInvestigator: the ScriptedInvestigator plus ring hunting (not §12; kind ``"ringhunter"``).
 
-Links between ring members are worth 0.4 raw each (GAME.md §10.1, ≈ 40 % of the grader range on
+Links between ring members are worth 0.4 raw each (docs/rules.md §10.1, ≈ 40 % of the grader range on
 task_3), and two ads share an identifier iff they are in the same ring and the ring shares that kind
 (§4.5; a ring shares 2–4 of payment_id, domain, targeting_fingerprint, config_fingerprint). The
 ScriptedInvestigator links only the pairs its entropy-driven pulls happen to reveal (≈ 1.4 links a

@@ -1,4 +1,4 @@
-"""ScriptedInvestigator: the Bayesian house Investigator of GAME.md §12.
+"""ScriptedInvestigator: the Bayesian house Investigator of docs/rules.md §12.
 
 Belief per published ad (see :mod:`.belief`): log prior (task mix, ``max_proposals`` added to fraud)
 + surface log-likelihoods + the exact §5.2 likelihood of every revealed Finding; an ad sharing a
@@ -27,7 +27,7 @@ allowance is not spent, and on the last turn the allowance is the whole budget, 
 every pending ad has 3 pulls and leaves no step for verdicts (measured: grader 0.0 on task_2+ against
 the ReactiveFraudster). With the guard, the steps the suspects and the reserve need are kept for verdicts.
 
-Documented choices (GAME.md leaves them open):
+Documented choices (the rules leave them open; docs/rules.md §15 lists them):
 
 * "pending" = ``legal_actions["verdict"]``; pull candidates = ``legal_actions["investigate"]``.
 * Ties on floats keep the first in queue (ascending ``ad_id``) order, then canonical target order;

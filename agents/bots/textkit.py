@@ -1,4 +1,4 @@
-"""Proposal texts for the house Fraudsters (GAME.md §4.3 composer, §10.2 template_repetition).
+"""Proposal texts for the house Fraudsters (docs/rules.md §4.5 composer, §10.2 template_repetition).
 
 All texts come from ``fraudarena.arena.texts.compose`` (the same composer that writes organic ads, so
 pool membership cannot identify a proposal); repetition is judged by the audit's own

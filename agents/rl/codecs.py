@@ -1,4 +1,4 @@
-"""Action codecs: flat action indices ↔ wire actions (GAME.md §7), with legal-action masks.
+"""Action codecs: flat action indices ↔ wire actions (docs/rules.md §7), with legal-action masks.
 
 Investigator (variable queue, per-ad logits): index 0 is ``end_turn``; ad slot ``i`` owns the ten indices
 ``1 + 10*i + k``: ``k`` 0–5 investigate target ``TARGETS[k]``, 6–8 verdict approve/reject/escalate, 9 link the

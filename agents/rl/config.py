@@ -108,7 +108,7 @@ class TrainConfig:
     shaped_credit: bool = True
     """Redistribute each role's terminal reward onto the decisions that caused its parts (verdict/link
     terms of the grader, each proposal's payoff), read from the final record; the residual goes to the
-    last decision, so every match's undiscounted return equals its GAME.md §10.3 reward exactly."""
+    last decision, so every match's undiscounted return equals its docs/rules.md §10.3 reward exactly."""
     link_credit_to_pulls: float = 0.5
     """With ``shaped_credit``: share of each credited link's credit moved onto the two pulls that
     revealed the identifier it links by (one per ad; ``selfplay.credit_link_pulls``), so that ring

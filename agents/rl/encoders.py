@@ -1,11 +1,11 @@
-"""Observation encoders: role observations (GAME.md §9) → numpy feature arrays for the neural policies.
+"""Observation encoders: role observations (docs/rules.md §9) → numpy feature arrays for the neural policies.
 
 Encoders read only structured fields: AdView fields, copy markers, category/group, country group,
 arrival round, status, pulled Findings' structured fields and header counts. Texts are never read.
 
 * Investigator: one feature row per published ad (a variable-length set, pooled/attended over by the
   model) plus a global vector. Each ad row also carries a Bayesian 3-class posterior computed from the
-  public likelihood tables of GAME.md §4.3/§5.2 (``fraudarena.arena.evidence``), which gives the network
+  public likelihood tables of docs/rules.md §4.5/§5.2 (``fraudarena.arena.evidence``), which gives the network
   the same sufficient statistics the ScriptedInvestigator uses, and identifier-sharing features (ring
   evidence) that the link action relies on.
 * Fraudster: one fixed-length global vector.
@@ -271,7 +271,7 @@ def _static_ad_row(ad: dict, pulls: dict, prior: tuple[float, float, float], max
 
 
 _STATIC_WIDTH = AD_FEATURES - 19
-DECIDE = 0.85  # the ScriptedInvestigator's decision threshold (GAME.md §12)
+DECIDE = 0.85  # the ScriptedInvestigator's decision threshold (docs/rules.md §12)
 _LOG3 = math.log(3)
 _NEW_COL = _STATIC_WIDTH  # arrived this round
 _RING_COLS = slice(_STATIC_WIDTH + 1, _STATIC_WIDTH + 5)  # ring member, n mates, unlinked mate, links
@@ -335,7 +335,7 @@ def _ad_entry(ad: dict, pulls: dict, prior: tuple[float, float, float], max_roun
 
 
 def encode_investigator(obs: dict, cache: dict | None = None) -> InvestigatorEncoding:
-    """Encode an Investigator observation (GAME.md §9).
+    """Encode an Investigator observation (docs/rules.md §9).
 
     ``cache`` (a dict owned by the caller, one per match or policy) memoises the per-ad part, which
     only changes when the ad's status, pulls, copy or confidence change.
@@ -525,7 +525,7 @@ def _investigator_global(obs: dict, n: int, pending: int, n_suspect: int) -> np.
 
 
 def encode_fraudster(obs: dict) -> np.ndarray:
-    """Encode a Fraudster observation (GAME.md §9) as one fixed-length vector."""
+    """Encode a Fraudster observation (docs/rules.md §9) as one fixed-length vector."""
     allowed = set(obs.get("allowed_categories") or [])
     mine = obs.get("my_proposals") or []
     per_cat = [0.0] * N_CAT

@@ -4,7 +4,7 @@
 Each *vector step* advances every match by one action: matches whose acting seat is a neural policy are
 grouped by (role, policy id), encoded, run through one batched forward pass and stepped; bot seats act
 in-process. Finished matches are scored, their learned-seat trajectories closed (each role's trajectory
-holds only its own decisions; the terminal GAME.md §10.3 reward sits on its last decision, or is
+holds only its own decisions; the terminal docs/rules.md §10.3 reward sits on its last decision, or is
 redistributed by ``shaped_credit``), and the slot restarts with a fresh seed and freshly sampled seats.
 
 Seats per match (``mode="ppo"``): one *focus* role (uniform over the learned roles) plays the live
@@ -157,7 +157,7 @@ def shaped_rewards(role: str, steps: list[StepRecord], record: dict, final_rewar
     steps[-1].reward += final_reward - shaped
 
 
-#: Identifier-revealing targets and the identifier field a shared value sits in (GAME.md §4.5, §5.2).
+#: Identifier-revealing targets and the identifier field a shared value sits in (docs/rules.md §4.5, §5.2).
 _LINK_TARGETS = (("payment_method", "payment_id"), ("landing_page", "domain_stem"),
                  ("targeting_overlap", "targeting_fingerprint"), ("campaign_structure", "config_fingerprint"))
 

@@ -216,7 +216,7 @@ def _static_ad_row(ad: dict, pulls: dict, prior: tuple[float, float, float], max
 
 
 _STATIC_WIDTH = AD_FEATURES - 19
-DECIDE = 0.85  # the ScriptedInvestigator's decision threshold (GAME.md §12)
+DECIDE = 0.85  # the ScriptedInvestigator's decision threshold (docs/rules.md §12)
 
 
 def _posterior_block(probs: tuple[float, float, float]) -> tuple[tuple[float, float, float], np.ndarray]:
@@ -232,7 +232,7 @@ _RING_BLOCK = _posterior_block((0.005, 0.99, 0.005))
 
 
 def encode_investigator(obs: dict, cache: dict | None = None) -> InvestigatorEncoding:
-    """Encode an Investigator observation (GAME.md §9).
+    """Encode an Investigator observation (docs/rules.md §9).
 
     ``cache`` (a dict owned by the caller, one per match or policy) memoises the per-ad part, which
     only changes when the ad's status, pulls, copy or confidence change.

@@ -1,4 +1,4 @@
-"""House bots (GAME.md §12): legality over many matches, determinism, audit-cleanliness, coverage."""
+"""House bots (docs/rules.md §12): legality over many matches, determinism, audit-cleanliness, coverage."""
 
 from __future__ import annotations
 

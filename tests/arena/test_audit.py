@@ -1,4 +1,4 @@
-"""Auditor ground truth (GAME.md §10.2), plausibility and F1 (§10.3) of ``fraudarena.arena.audit``."""
+"""Auditor ground truth (docs/rules.md §10.2), plausibility and F1 (§10.3) of ``fraudarena.arena.audit``."""
 
 from __future__ import annotations
 

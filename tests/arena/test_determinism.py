@@ -1,4 +1,4 @@
-"""GAME.md §4.1 / §13.8: records are byte-identical across processes and PYTHONHASHSEED; replay is exact."""
+"""docs/rules.md §11.2 / §13.8: records are byte-identical across processes and PYTHONHASHSEED; replay is exact."""
 
 from __future__ import annotations
 

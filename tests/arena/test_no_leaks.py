@@ -1,4 +1,4 @@
-"""GAME.md §9 "Hidden before done" and §13.9: no role's pre-done observation leaks what is hidden from it.
+"""docs/rules.md §9 "Hidden before done" and §13.9: no role's pre-done observation leaks what is hidden from it.
 
 Matches are played by the shipped bots (scripted and random); the Investigator's rationales are tagged with a
 unique token so that their text can be searched for in the Fraudster's view. Every role's observation is taken

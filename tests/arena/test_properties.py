@@ -1,4 +1,4 @@
-"""Property tests (GAME.md §13): random legal and illegal actions never crash the referee and keep every invariant.
+"""Property tests (docs/rules.md §11): random legal and illegal actions never crash the referee, keep every invariant.
 
 Each example picks a task, a seed and overrides, then applies a list of moves: an action of a random role (mostly
 the current one) that is either built from the role's ``legal_actions``, a legal-looking action with one field

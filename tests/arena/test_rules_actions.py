@@ -1,4 +1,4 @@
-"""GAME.md §7: every illegal_action, validation_error and phase_violation; rejections change nothing."""
+"""docs/rules.md §7: every illegal_action, validation_error and phase_violation; rejections change nothing."""
 
 from __future__ import annotations
 

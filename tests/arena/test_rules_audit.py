@@ -1,4 +1,4 @@
-"""GAME.md §10.2 Auditor ground truth (Track A and B) and §10.3 plausibility, on constructed matches."""
+"""docs/rules.md §10.2 Auditor ground truth (Track A and B) and §10.3 plausibility, on constructed matches."""
 
 from __future__ import annotations
 

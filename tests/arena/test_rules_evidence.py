@@ -1,4 +1,4 @@
-"""GAME.md §5: surface markers, Findings per target, the evidence/classifier streams, camouflage, immutability."""
+"""docs/rules.md §5: surface markers, Findings per target, the evidence/classifier streams, camouflage, immutability."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def _cls(r: Any, mode: str, probs: tuple[tuple[float, ...], ...],
 def ref_fields(r: Any, modes: dict[str, str], n_on_payment: int, shares_tf: bool) -> dict[str, dict[str, Any]]:
     """The 27 draws of ``evidence/<ad_id>`` (§5.2 table, first five targets, row order).
 
-    The fraud columns are those of docs/rules-changes.md (GAME.md's sharpened away from legit).
+    The fraud columns are those of docs/rules-changes.md (docs/rules.md's sharpened away from legit).
     """
     out: dict[str, dict[str, Any]] = {}
     m = modes["advertiser_history"]

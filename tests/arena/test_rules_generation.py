@@ -1,4 +1,4 @@
-"""GAME.md §2 and §4: overrides, named streams, ids, base ads, late arrivals, rings, identifiers."""
+"""docs/rules.md §3 and §4: overrides, named streams, ids, base ads, late arrivals, rings, identifiers."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Shared helpers for the GAME.md rule tests (no tests here; imported by the ``test_rules_*`` modules).
+"""Shared helpers for the docs/rules.md rule tests (no tests here; imported by the ``test_rules_*`` modules).
 
-Everything is written from the rules text (GAME.md), not from the implementation: the reference draws
+Everything is written from the rules text (docs/rules.md), not from the implementation: the reference draws
 below re-derive ids, evidence and grades from the named streams of §4.1 and the tables of §4–§10.
 """
 

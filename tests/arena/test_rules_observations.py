@@ -1,4 +1,4 @@
-"""GAME.md §9: headers, rounds_remaining, actions_left_this_turn, legal_actions, role views, done disclosure."""
+"""docs/rules.md §9: headers, rounds_remaining, actions_left_this_turn, legal_actions, role views, done disclosure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GAME.md §6: proposal slots, staging, impact, camouflage allowance, modify, organic edits."""
+"""docs/rules.md §6: proposal slots, staging, impact, camouflage allowance, modify, organic edits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GAME.md §11: record keys, canonical JSON, replay exactness."""
+"""docs/rules.md §11: record keys, canonical JSON, replay exactness."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GAME.md §10.1 grader (hand-checked and reference-checked) and §10.3 rewards."""
+"""docs/rules.md §10.1 grader (hand-checked and reference-checked) and §10.3 rewards."""
 
 from __future__ import annotations
 

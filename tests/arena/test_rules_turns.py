@@ -1,4 +1,4 @@
-"""GAME.md §8: caps, budget, end_turn, skipped turns, commit, the four end reasons, auto-approve."""
+"""docs/rules.md §8: caps, budget, end_turn, skipped turns, commit, the four end reasons, auto-approve."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fraudarena.cluster import tokens
-from fraudarena.cluster.archive_store import ArchiveStore, remove_with_token
+from fraudarena.served import tokens
+from fraudarena.served.archive_store import ArchiveStore, remove_with_token
 
 
 def _put(store: ArchiveStore, i: int) -> None:

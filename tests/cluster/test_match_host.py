@@ -8,9 +8,9 @@ import pytest
 
 from fraudarena.agents import make_bot, play_match
 from fraudarena.arena.rng import bot_seed
-from fraudarena.cluster.errors import ProtocolError
-from fraudarena.cluster.match_host import MatchHost
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.errors import ProtocolError
+from fraudarena.served.match_host import MatchHost
+from fraudarena.served.settings import ArenaSettings
 
 ROLES = ("fraudster", "investigator", "auditor")
 SETTINGS = ArenaSettings(turn_timeout_s=10, idle_ttl_s=100, done_linger_s=5, archive_path=":memory:")
@@ -224,7 +224,7 @@ def test_multiplexed_poll_wakes_only_for_its_matches_and_on_clear():
     """``AsyncMatchHost.poll``: answers when a watched match gets events, ignores others, ends on recycle."""
     import asyncio
 
-    from fraudarena.cluster.async_host import AsyncMatchHost
+    from fraudarena.served.async_host import AsyncMatchHost
 
     async def scenario():
         async def archive(_entries):

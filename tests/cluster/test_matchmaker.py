@@ -1,4 +1,5 @@
-"""The matchmaking pool (PROTOCOL.md §7) by hand-driven time, and its asyncio driver with a fake ``create``."""
+"""The matchmaking pool (docs/protocol.md#matchmaking-queue) by hand-driven time, and its asyncio driver
+with a fake ``create``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import asyncio
 
 import pytest
 
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.matchmaking import Matchmaker, QueuePool
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.matchmaking import Matchmaker, QueuePool
+from fraudarena.served.settings import ArenaSettings
 
 ROLES = ("fraudster", "investigator", "auditor")
 

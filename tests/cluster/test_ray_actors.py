@@ -7,7 +7,7 @@ import time
 import pytest
 
 from fraudarena.cluster import naming
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.settings import ArenaSettings
 
 pytestmark = pytest.mark.ray
 

@@ -38,9 +38,9 @@ def served(tmp_path_factory):
     from ray import serve
 
     from fraudarena.cluster import local_ray, naming
-    from fraudarena.cluster.settings import ArenaSettings
     from fraudarena.serve.baseline import free_port
     from fraudarena.serve.deployment import build_app
+    from fraudarena.served.settings import ArenaSettings
 
     started = local_ray.start(num_cpus=2)
     tmp = tmp_path_factory.mktemp("serve")

@@ -7,12 +7,12 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from fraudarena.cluster.errors import ProtocolError
-from fraudarena.cluster.local_backend import LocalBackend
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve import frames
 from fraudarena.serve.app import create_app
 from fraudarena.serve.ratelimit import TokenBucket
+from fraudarena.served.errors import ProtocolError
+from fraudarena.served.local_backend import LocalBackend
+from fraudarena.served.settings import ArenaSettings
 
 
 @pytest.fixture()

@@ -9,8 +9,8 @@ import pytest
 from fraudarena.agents import play_match
 from fraudarena.agents.client import RoleClient, ServerError, SyncRoleClient
 from fraudarena.agents.play_remote import play_remote, play_remote_async
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.baseline import UvicornThread, baseline_app
+from fraudarena.served.settings import ArenaSettings
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ from serve_helpers import strict_first_version_match
 from fraudarena.agents import make_bot
 from fraudarena.agents.client import RoleClient
 from fraudarena.arena.rng import bot_seed
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.baseline import UvicornThread, baseline_app
+from fraudarena.served.settings import ArenaSettings
 
 
 @pytest.fixture()

@@ -20,12 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fraudarena.agents.client import RoleClient
-from fraudarena.cluster.local_backend import LocalBackend
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve import frames
 from fraudarena.serve.app import create_app
 from fraudarena.serve.baseline import UvicornThread, baseline_app
 from fraudarena.serve.launcher import exposure_notice, load_config, resolve_http
+from fraudarena.served.local_backend import LocalBackend
+from fraudarena.served.settings import ArenaSettings
 
 DEEP = "[" * 5000 + "]" * 5000  # parses to a RecursionError in Python's json without the limit
 

@@ -11,10 +11,10 @@ from chat_server import ScriptedChatServer, smart_answer
 from fastapi.testclient import TestClient
 from ws_play import play_investigator_ending_turns
 
-from fraudarena.cluster.local_backend import LocalBackend
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve import frames
 from fraudarena.serve.app import create_app
+from fraudarena.served.local_backend import LocalBackend
+from fraudarena.served.settings import ArenaSettings
 
 pytest.importorskip("httpx")
 

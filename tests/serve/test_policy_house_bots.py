@@ -6,9 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 from ws_play import play_investigator_ending_turns
 
-from fraudarena.cluster.local_backend import LocalBackend
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.app import create_app
+from fraudarena.served.local_backend import LocalBackend
+from fraudarena.served.settings import ArenaSettings
 
 torch = pytest.importorskip("torch")
 

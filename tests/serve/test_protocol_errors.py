@@ -1,4 +1,4 @@
-"""Every PROTOCOL.md §4 error over real Serve sockets, each answered while the connection keeps serving."""
+"""Every docs/protocol.md#errors error over real Serve sockets, each answered while the connection keeps serving."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The matchmaking ``queue`` (PROTOCOL.md §7) over real sockets: the single-process server, then Ray Serve."""
+"""The matchmaking ``queue`` (docs/protocol.md#matchmaking-queue) over real sockets: the single-process
+server, then Ray Serve."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from serve_helpers import until
 
 from fraudarena.agents import make_bot
 from fraudarena.agents.client import ROLES, RoleClient, ServerError, play_seat
-from fraudarena.cluster.local_backend import LocalBackend
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.app import create_app
 from fraudarena.serve.baseline import UvicornThread
+from fraudarena.served.local_backend import LocalBackend
+from fraudarena.served.settings import ArenaSettings
 
 
 def _serve(tmp_path_factory, name: str, **kw):

@@ -14,7 +14,7 @@ from fraudarena.agents import play_match
 
 pytestmark = [pytest.mark.ray, pytest.mark.serve]
 
-# Keys that must not reach a role before ``done`` (GAME.md §9 "hidden"), per role.
+# Keys that must not reach a role before ``done`` (docs/rules.md §9 "hidden"), per role.
 HIDDEN_FROM_INVESTIGATOR = {"label", "fraud_type", "severity", "ring_id", "is_fraudster_proposal", "slot_index",
                             "camouflage", "impact", "record", "rewards", "plausibility", "seed", "rings"}
 HIDDEN_FROM_FRAUDSTER = {"label", "ring_id", "record", "rewards", "plausibility", "seed", "rings"}
@@ -55,7 +55,7 @@ def test_no_frame_leaks_hidden_information_before_done(main_arena):
             if data.get("done") or data.get("kind") == "match_done" or data.get("phase") == "done":
                 break
             if role == "auditor" and data.get("phase") == "audit_phase":
-                break  # from here the Auditor sees the whole record by design (GAME.md §9)
+                break  # from here the Auditor sees the whole record by design (docs/rules.md §9)
             pre_done.append((raw, frame))
         assert pre_done, role
         if role == "fraudster":

@@ -26,8 +26,8 @@ import pytest
 
 from fraudarena.agents import make_bot
 from fraudarena.agents.client import RoleClient, play_seat
-from fraudarena.cluster.settings import ArenaSettings
 from fraudarena.serve.baseline import UvicornThread, baseline_app
+from fraudarena.served.settings import ArenaSettings
 
 CHROMIUM = os.environ.get("FRAUDARENA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "spectator"

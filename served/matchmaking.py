@@ -1,4 +1,4 @@
-"""Matchmaking (PROTOCOL.md §7): per-task waiting pools that turn queued agents into matches.
+"""Matchmaking (docs/protocol.md#matchmaking-queue): per-task waiting pools that turn queued agents into matches.
 
 ``QueuePool`` is plain Python with explicit ``now`` arguments (like ``LiveMatch``), so tests drive time
 by hand. Per task it keeps one FIFO of tickets per role. A group forms as soon as every role of a task
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraudarena.arena.spec import ROLES
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.settings import ArenaSettings
 
 SEED_LIMIT = 2**63
 HOUSE_BOT = "scripted"

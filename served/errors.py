@@ -1,4 +1,4 @@
-"""The protocol's error codes (PROTOCOL.md §4) and the one exception type that carries them.
+"""The protocol's error codes (docs/protocol.md#errors) and the one exception type that carries them.
 
 Game errors raised by the engine (``ArenaError``) are translated here so every layer above the
 match host speaks a single error vocabulary; the HTTP status of each code lives here too.
@@ -46,7 +46,7 @@ HTTP_STATUS: dict[str, int] = {
 
 
 class ProtocolError(Exception):
-    """A request the server rejects with a PROTOCOL.md §4 code; nothing was changed."""
+    """A request the server rejects with a docs/protocol.md#errors code; nothing was changed."""
 
     def __init__(self, code: str | ErrorCode, message: str, details: Any = None,
                  retry_after_ms: int | None = None) -> None:

@@ -1,6 +1,7 @@
 """Typed settings of the served arena, loaded once from ``ray_config.yaml``'s application arguments.
 
-One pydantic model (``ArenaSettings``) holds every limit of PROTOCOL.md §5 plus the cluster's sizing
+One pydantic model (``ArenaSettings``) holds every limit of docs/protocol.md#deadlines-idling-and-limits plus the
+cluster's sizing
 knobs (pool size, matches per actor, archive path). Unknown keys are rejected so a typo in the YAML
 fails the deploy instead of silently falling back to a default.
 """
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ArenaSettings(BaseModel):
-    """Every configurable knob of the served arena (defaults = PROTOCOL.md §5)."""
+    """Every configurable knob of the served arena (defaults = docs/protocol.md#deadlines-idling-and-limits)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,7 +45,7 @@ class ArenaSettings(BaseModel):
     create_per_min: float = Field(30.0, gt=0, description="Anonymous match creations (POST /api/v1/matches) "
                                   "per client address and minute, sustained.")
     create_burst: int = Field(10, ge=1, description="Burst of anonymous match creations per client address.")
-    # Matchmaking queue (PROTOCOL.md §7).
+    # Matchmaking queue (docs/protocol.md#matchmaking-queue).
     queue_enabled: bool = Field(True, description="Serve the `queue` request; false answers it unknown_type.")
     queue_timeout_s: float = Field(30.0, gt=0, description="Queued seats still empty after this get house bots.")
     queue_notify_s: float = Field(10.0, gt=0, description="How often a waiting connection is sent `queued`.")

@@ -115,7 +115,7 @@ class ArchiveStore:
 
 def remove_with_token(store: ArchiveStore, match_id: str, admin_token: str | None) -> str:
     """Remove an archived match for the holder of its admin token: ``removed``/``unauthorized``/``unknown``."""
-    from fraudarena.cluster import tokens
+    from fraudarena.served import tokens
 
     if store.summary(match_id) is None:
         return "unknown"

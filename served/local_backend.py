@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudarena.cluster import tokens
-from fraudarena.cluster.archive_store import ArchiveStore, remove_with_token
-from fraudarena.cluster.async_host import AsyncMatchHost
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.matchmaking import Matchmaker
-from fraudarena.cluster.settings import ArenaSettings
-from fraudarena.cluster.views import archived_events
+from fraudarena.served import tokens
+from fraudarena.served.archive_store import ArchiveStore, remove_with_token
+from fraudarena.served.async_host import AsyncMatchHost
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.matchmaking import Matchmaker
+from fraudarena.served.settings import ArenaSettings
+from fraudarena.served.views import archived_events
 
 
 class LocalBackend:
@@ -95,7 +95,7 @@ class LocalBackend:
     async def counts(self):
         return {"live_matches": len(self.ahost.host.matches), "archived_matches": len(self.store)}
 
-    # ----- matchmaking queue (PROTOCOL.md §7) ---------------------------------------------------------
+    # ----- matchmaking queue (docs/protocol.md#matchmaking-queue) ---------------------------------------
     async def _create_queued(self, params, house_bots):
         return await self.create(None, None, params, house_bots)
 

@@ -1,4 +1,4 @@
-"""Seat and admin tokens (PROTOCOL.md §3.1): CSPRNG, base64url without padding, stored only as sha256.
+"""Seat and admin tokens (docs/protocol.md#seats-and-tokens): CSPRNG, base64url without padding, stored only as sha256.
 
 Tokens never leave this module except to the match creator; everything else keeps the digest and
 compares in constant time.

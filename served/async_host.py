@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fraudarena.cluster.match_host import MatchHost, default_bot_factory
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served.match_host import MatchHost, default_bot_factory
+from fraudarena.served.settings import ArenaSettings
 
 ArchiveHook = Callable[[list[dict[str, Any]]], Awaitable[None]]
 SummaryHook = Callable[[list[dict[str, Any]]], None]

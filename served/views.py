@@ -1,4 +1,7 @@
-"""Role-filtered views of a match's history for REST (PROTOCOL.md §6 ``/matches/{id}/events``).
+"""Role-filtered views of a match's history for REST (docs/protocol.md#rest-apiv1 ``/matches/{id}/events``).
+
+Which action a viewer may see is decided by ``arena.observations.visible_action`` (hiding lives there);
+this module only walks a live match's log with it.
 
 Before ``done`` a seat sees its own accepted actions in full, other roles' actions only as far as its
 observation shows them, and phase changes. Without a token (a spectator) it is what every seat's view shows:
@@ -11,37 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fraudarena.arena.observations import visible_action
+
 if TYPE_CHECKING:
-    from fraudarena.cluster.live_match import LiveMatch
-
-# What the Fraudster's observation shows of Investigator actions (targets pulled, verdicts with confidence).
-_FRAUDSTER_SEES = {"investigate": ("action_type", "ad_id", "investigation_target"),
-                   "verdict": ("action_type", "ad_id", "verdict", "confidence")}
-
-
-def _visible(viewer: str | None, actor: str, action: dict[str, Any], phase_now: str) -> dict[str, Any] | None:
-    if viewer is None:
-        return _public(actor, action)
-    if viewer == actor:
-        return dict(action)
-    if viewer == "fraudster" and actor == "investigator":
-        keys = _FRAUDSTER_SEES.get(str(action.get("action_type")))
-        if keys:
-            return {k: action[k] for k in keys if k in action}
-    if viewer == "auditor" and phase_now in ("audit_phase", "done"):
-        return dict(action)
-    return None
-
-
-def _public(actor: str, action: dict[str, Any]) -> dict[str, Any] | None:
-    """What a spectator may see of a live match's action: only what every seat's observation already shows."""
-    if actor == "investigator":
-        keys = _FRAUDSTER_SEES.get(str(action.get("action_type")))
-        return {k: action[k] for k in keys if k in action} if keys else None
-    if actor == "auditor":  # the Auditor acts only in audit_phase, when no other seat can act any more
-        return dict(action)
-    return None
-
+    from fraudarena.served.live_match import LiveMatch
 
 def match_events(match: LiveMatch, viewer: str | None) -> list[dict[str, Any]]:
     """The ordered event list that ``viewer`` (a role, or None for the public) may see."""
@@ -51,7 +27,7 @@ def match_events(match: LiveMatch, viewer: str | None) -> list[dict[str, Any]]:
     changes = {c["after"]: c for c in match.phase_log}
     out: list[dict[str, Any]] = []
     for i, entry in enumerate(match.action_log, start=1):
-        shown = _visible(viewer, entry["role"], entry["action"], phase_now)
+        shown = visible_action(viewer, entry["role"], entry["action"], phase_now)
         if shown is not None:
             out.append({"kind": "action", "round": entry["round"], "phase": entry["phase"],
                         "role": entry["role"], "action": shown})

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from fraudarena.cluster import tokens, views
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.live_match import BotFactory, LiveMatch
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served import tokens, views
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.live_match import BotFactory, LiveMatch
+from fraudarena.served.settings import ArenaSettings
 
 RECENT_KEEP_S = 60.0
 RECENT_MAX = 256

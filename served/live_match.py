@@ -14,9 +14,9 @@ from typing import Any
 from fraudarena.arena import ArenaError, RefereeEnvironment
 from fraudarena.arena.rng import bot_seed
 from fraudarena.arena.spec import PHASE_ROLE, ROLES
-from fraudarena.cluster import tokens
-from fraudarena.cluster.errors import ErrorCode, ProtocolError
-from fraudarena.cluster.settings import ArenaSettings
+from fraudarena.served import tokens
+from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.settings import ArenaSettings
 
 HEADER_KEYS: tuple[str, ...] = (
     "role", "task_id", "phase", "round_number", "max_rounds", "rounds_remaining", "actions_left_this_turn",
@@ -233,7 +233,7 @@ class LiveMatch:
         return out
 
     def record(self) -> dict[str, Any]:
-        """The GAME.md §11 record (cached once the match is done: it no longer changes)."""
+        """The docs/rules.md §11 record (cached once the match is done: it no longer changes)."""
         if self._final_record is not None:
             return self._final_record
         record = self.env.record()
