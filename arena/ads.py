@@ -110,7 +110,7 @@ class Ad:
 
 
 class Ring:
-    """A fraud ring (§4.4)."""
+    """A fraud ring (§4.5)."""
 
     __slots__ = ("members", "ring_id", "shared_kinds", "topology")
 

@@ -1,4 +1,4 @@
-"""Episode generation (docs/rules.md §4.5–4.5) and proposal creation (§6.1).
+"""Episode generation (docs/rules.md §4.5, §11.2) and proposal creation (§6.1).
 
 Base ads, late arrivals, rings and identifiers all come from the ``episode`` stream, in that order;
 the k-th proposal comes from ``proposal/<k>``. Identifier values are unique per kind within a match
@@ -38,7 +38,7 @@ _STYLES = ("plain", "pushy")
 
 @dataclass
 class UsedIds:
-    """Identifier values already used in a match, per kind (collision redraw, §4.2)."""
+    """Identifier values already used in a match, per kind (collision redraw, §4.5)."""
 
     ad_id: set[str] = field(default_factory=set)
     advertiser_id: set[str] = field(default_factory=set)
@@ -92,7 +92,7 @@ def _set_label_fields(ad: Ad) -> None:
 
 @lru_cache(maxsize=64)
 def _group_table(pool: tuple[str, ...], label: str) -> tuple[tuple[tuple[str, ...], ...], tuple[float, ...]]:
-    """Non-empty category groups of a pool (canonical order) and their renormalised pick weights (§4.3)."""
+    """Non-empty category groups of a pool (canonical order) and their renormalised pick weights (§4.5)."""
     groups = [(tuple(c for c in pool if CATEGORY_BY_ID[c].group == g), p)
               for g, p in zip(CATEGORY_GROUPS, GROUP_PROBS[label], strict=True)]
     live = [(members, p) for members, p in groups if members]
@@ -111,7 +111,7 @@ class Episode:
 
 
 def generate_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -> Episode:
-    """Generate the base ads, late arrivals, rings and identifiers of a match (§4.3–4.5)."""
+    """Generate the base ads, late arrivals, rings and identifiers of a match (docs/rules.md §4.5)."""
     rng = stream(task_id, seed, "episode")
     r = rng.random
     used = UsedIds()

@@ -206,7 +206,7 @@ class _Open(BaseModel):
 
 
 class AdView(_Open):
-    """The public surface of a published ad (§5.1)."""
+    """The public surface of a published ad (§4.3)."""
 
     ad_id: str
     category: str

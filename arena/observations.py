@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 def ad_view(ad: Ad) -> dict[str, Any]:
-    """The public surface of a published ad (§5.1).
+    """The public surface of a published ad (§4.3).
 
     The dict is cached on the ad until its public state changes and shared between observations:
     consumers must treat observations as read-only.

@@ -1,4 +1,4 @@
-"""Named random streams and the draw conventions of docs/rules.md §11.2–4.2.
+"""Named random streams and the draw conventions of docs/rules.md §11.2.
 
 Every random choice in a match comes from ``stream(task_id, seed, name)``: a ``random.Random`` seeded
 from a blake2b digest of the stream's key, so a match never depends on Python's salted ``hash()``,

@@ -1,7 +1,7 @@
 """The task grader (docs/rules.md §10.1) and the episode rewards (§10.3).
 
 Both are pure functions of plain match data. Sums run over the published queue in ascending ``ad_id``
-order and over verdicts in action order (the implementation's fixed summation order, §4.1).
+order and over verdicts in action order (the implementation's fixed summation order, §11.2).
 """
 
 from __future__ import annotations

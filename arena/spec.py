@@ -61,7 +61,7 @@ TARGETS: tuple[str, ...] = (
 )
 TARGET_INDEX: dict[str, int] = {t: i for i, t in enumerate(TARGETS)}
 
-# Identifier kinds a ring can share, canonical order (§4.4/§4.5).
+# Identifier kinds a ring can share, canonical order (§4.5).
 IDENTIFIER_KINDS: tuple[str, ...] = ("payment_id", "domain", "targeting_fingerprint", "config_fingerprint")
 
 ACTION_TYPES: dict[str, tuple[str, ...]] = {
@@ -211,7 +211,7 @@ OVERRIDE_RANGES: dict[str, tuple[int, int]] = {
 }
 OVERRIDE_KEYS: tuple[str, ...] = (*OVERRIDE_RANGES, "allowed_categories")
 
-# Marker families and phrases (§5.1), in family-name order.
+# Marker families and phrases (§4.3), in family-name order.
 MARKER_FAMILIES: dict[str, tuple[str, ...]] = {
     "authority": ("doctors hate", "experts agree", "as seen on", "clinically proven", "celebrities"),
     "credentials": ("verify your account", "confirm your details", "bank details", "password",
@@ -223,7 +223,7 @@ MARKER_FAMILIES: dict[str, tuple[str, ...]] = {
     "windfall": ("you won", "you've won", "winner", "claim your", "free gift", "prize"),
 }
 
-# Surface cue likelihoods (§4.3): P(value | label).
+# Surface cue likelihoods (§4.5): P(value | label).
 GROUP_PROBS: dict[str, tuple[float, float, float]] = {  # M, H, SUP
     "legit": (0.70, 0.20, 0.10),
     "fraud": (0.40, 0.50, 0.10),
@@ -252,7 +252,7 @@ STEM_A: tuple[str, ...] = ("bright", "nova", "prime", "urban", "green", "swift",
 STEM_B: tuple[str, ...] = ("cart", "mart", "hub", "lane", "works", "labs", "point", "deals", "box", "shop",
                            "wave", "nest", "path", "base", "field", "spot")
 
-# Late-arrival selection weights (§4.4).
+# Late-arrival selection weights (§4.5).
 ARRIVAL_WEIGHTS: dict[str, int] = {"legit": 4, "gray": 2, "fraud": 1}
 RING_TOPOLOGIES: tuple[str, ...] = ("clique", "chain", "hub_spoke")
 

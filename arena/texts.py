@@ -1,10 +1,10 @@
-"""The text composer of docs/rules.md §4.5 and the surface marker scan of §5.1.
+"""The text composer of docs/rules.md §4.5 and the surface marker scan of §4.3.
 
 ``compose(kind, category, style, text_seed)`` writes an ad's ``ad_copy`` (kind ``copy``), its
 ``targeting_summary`` (kind ``targeting``) and its landing ``content_summary`` (kind ``landing``).
 It is a pure function of its arguments: the only input besides the category and style is ``text_seed``,
 whose bits pick a template and the words of its slots. ``copy_markers(text)`` returns the sorted marker
-families (§5.1) whose phrase occurs in a text.
+families (§4.3) whose phrase occurs in a text.
 
 Documented choices (the implementation's fixed wording, docs/rules.md §11.2):
 
@@ -18,7 +18,7 @@ Documented choices (the implementation's fixed wording, docs/rules.md §11.2):
   category vocabularies: ``product`` (noun phrase), ``benefit`` (post-nominal phrase), ``cta`` (an
   imperative that always contains a Track-B keyword of the category, §3), plus shared ``opener``,
   ``proof`` and ``closer`` phrases. Every copy template has a ``cta`` slot, so every copy carries a keyword.
-  Plain vocabularies contain no marker phrase (§5.1); pushy templates add one or two *hook* slots whose
+  Plain vocabularies contain no marker phrase (§4.3); pushy templates add one or two *hook* slots whose
   phrases each carry exactly one marker family, so a pushy copy shows one or two families (never more
   than three). Fixed text between slots is at most three words, so two copies share a word 5-gram only
   where they share slot words (low ``template_repetition`` rates between seeds).
@@ -90,7 +90,7 @@ _CLOSER = _v("See you soon.|Questions are always welcome.|We would love to help.
              "It takes about a minute.|No pressure, just good value.|More on our site.|"
              "Everything in one place.|Made with care.")
 
-# Pushy hooks: each phrase carries exactly one marker family (§5.1).
+# Pushy hooks: each phrase carries exactly one marker family (§4.3).
 _HOOK_A = _v("Act now|Hurry, offer ends soon|Last chance|Today only|Offer ends tonight|Limited time offer|"
              "You've won a bonus reward|Claim your free gift|You won an exclusive upgrade|"
              "Guaranteed results|Totally risk-free|Double your savings|Earn $100 in credit|As seen on TV|"
@@ -643,7 +643,7 @@ def compose(kind: str, category: str, style: str, text_seed: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Surface markers (§5.1)
+# Surface markers (§4.3)
 # ---------------------------------------------------------------------------------------------------------
 
 _MARKER_PAIRS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
@@ -664,7 +664,7 @@ def _markers(text: str) -> tuple[str, ...]:
 
 
 def copy_markers(text: str) -> list[str]:
-    """Sorted marker families (§5.1) with a phrase occurring in ``text`` (case-insensitive substring).
+    """Sorted marker families (§4.3) with a phrase occurring in ``text`` (case-insensitive substring).
 
     One ``in`` scan of the lower-cased text per phrase, stopping at a family's first hit (measured faster than
     a compiled regex alternation); results are memoised per text, since views re-scan the same copies.

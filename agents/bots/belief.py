@@ -7,7 +7,7 @@ probabilities. The pieces are:
   ``spec.TASKS[task_id]``, with ``max_proposals`` taken from the observation header (so overrides
   count). A label with zero mass (gray in task_1) has log prior ``-inf`` and stays impossible.
 * :func:`surface_log_likelihood` — category group, style (``copy_markers`` non-empty ≈ pushy) and
-  country group, from the §4.3 table.
+  country group, from the §4.5 table.
 * :func:`findings_log_likelihood` — the exact §5.2 likelihood of every revealed Finding, via
   ``evidence.finding_log_likelihood`` (the classifier uses the m the Finding carries).
 * :func:`expected_entropy_reduction` — H(p) − E_o[H(p | o)] over the joint bucket outcomes of a

@@ -66,6 +66,31 @@ class TrainConfig:
     """Freeze a snapshot of each learned role every this many iterations (0 = never)."""
     max_snapshots: int = 8
     """Keep at most this many snapshots per role in the league (oldest dropped)."""
+    opponent_sampling: str = "weights"
+    """How a match's non-focus learned seat is drawn (docs/training.md "League"): ``"weights"`` draws the kind
+    from ``opponent_weights`` and a snapshot uniformly; ``"pfsp"`` (prioritised fictitious self-play) gives
+    each opponent (the live policy, every snapshot, the house bot) the probability
+    ∝ (1 − live win rate against it) ** ``pfsp_power``, win rates from the recent PPO matches; ``"elo"``
+    the same with the win rate the Elo ratings expect. The core engine only; the python engine always uses
+    ``"weights"``."""
+    pfsp_power: float = 2.0
+    """Exponent of the PFSP weighting (higher: play the opponents the live policy loses to more)."""
+    pfsp_floor: float = 0.05
+    """Lowest probability weight an opponent keeps under ``"pfsp"``/``"elo"``, so none is dropped for good."""
+    pfsp_window: int = 400
+    """Recent PPO matches per (role, opponent) the PFSP win rates are taken over."""
+    snapshot_rule: str = "timer"
+    """When a role's live policy is frozen into the league: ``"timer"`` every ``snapshot_every`` PPO
+    iterations; ``"win"`` when its win rate against the current pool (snapshots and house bot, over the
+    last ``pfsp_window`` matches) reaches ``snapshot_win_threshold``, at least ``snapshot_every``
+    iterations after the role's previous snapshot, and at the latest after ``snapshot_max_gap``."""
+    snapshot_win_threshold: float = 0.6
+    """With ``snapshot_rule="win"``: the live policy's win rate against its pool that freezes a snapshot."""
+    snapshot_max_gap: int = 20
+    """With ``snapshot_rule="win"``: freeze anyway after this many PPO iterations without a snapshot."""
+    frozen_roles: tuple[str, ...] = ()
+    """Learned roles whose weights are never updated (``fraudarena exploit``: the target policy sits in the
+    league as "live" but only the best response learns)."""
 
     # --- behaviour cloning warm start --------------------------------------------------------------------
     bc_iterations: int = 3
@@ -136,6 +161,7 @@ class TrainConfig:
         d = asdict(self)
         d["task_ids"] = list(self.task_ids)
         d["learn_roles"] = list(self.learn_roles)
+        d["frozen_roles"] = list(self.frozen_roles)
         return d
 
     @classmethod
@@ -146,7 +172,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         data = dict(data)
-        for key in ("task_ids", "learn_roles"):
+        for key in ("task_ids", "learn_roles", "frozen_roles"):
             if key in data:
                 data[key] = tuple(data[key])
         if "bc_teachers" in data:

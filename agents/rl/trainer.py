@@ -161,6 +161,8 @@ class Trainer:
         stats["collect_s"] = t_collect
         stats["env_steps_per_s"] = stats["env_steps"] / max(1e-9, t_collect)
         for role in cfg.learn_roles:
+            if role in cfg.frozen_roles:  # a frozen target (``fraudarena exploit``) never learns
+                continue
             parts = [r.batches[role] for r in results if role in r.batches and len(r.batches[role])]
             if mode == "bc":  # behaviour cloning trains on everything the teachers did so far
                 self.bc_buffer.setdefault(role, []).extend(parts)

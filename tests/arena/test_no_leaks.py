@@ -46,7 +46,7 @@ A_WORDS = ["bright", "nova", "prime", "urban", "green", "swift", "true", "clear"
            "gold", "north", "pure", "zen"]
 B_WORDS = ["cart", "mart", "hub", "lane", "works", "labs", "point", "deals", "box", "shop", "wave", "nest", "path",
            "base", "field", "spot"]
-# every identifier shape of §4.2 (opaque ids and domain stems), as whole tokens
+# every identifier shape of §4.5 (opaque ids and domain stems), as whole tokens
 ID_RE = re.compile(rf"(?<![A-Za-z0-9_])((?:adv|pm|tf|cfg)_[a-z2-7]{{6,8}}|(?:{'|'.join(A_WORDS)})"
                    rf"(?:{'|'.join(B_WORDS)})\d*)(?![A-Za-z0-9_])")
 

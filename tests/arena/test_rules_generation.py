@@ -68,7 +68,7 @@ def test_base_ads_counts_labels_and_category_rows(task_id: str) -> None:
 
 @pytest.mark.parametrize("task_id", ["task_1", "task_3"])
 def test_first_base_ad_follows_episode_stream(task_id: str) -> None:
-    """§4.3: the first ad in generation order is legit; ad_id, group, member, style, text_seed, country."""
+    """§4.5: the first ad in generation order is legit; ad_id, group, member, style, text_seed, country."""
     pool = POOLS[task_id]
     for seed in range(25):
         r = stream(task_id, seed, "episode")
@@ -288,7 +288,7 @@ def test_overrides_at_bounds_accepted_and_effective() -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# A full reference of §4.3–4.5 from the rules text: every draw of the `episode` stream, in order.
+# A full reference of §4.5 from the rules text: every draw of the `episode` stream, in order.
 
 GROUP_P = {"legit": (.70, .20, .10), "fraud": (.40, .50, .10), "gray": (.25, .35, .40)}
 COUNTRY_P = {"legit": (.80, .20), "fraud": (.55, .45), "gray": (.70, .30)}

@@ -1,7 +1,7 @@
 """Shared helpers for the docs/rules.md rule tests (no tests here; imported by the ``test_rules_*`` modules).
 
 Everything is written from the rules text (docs/rules.md), not from the implementation: the reference draws
-below re-derive ids, evidence and grades from the named streams of §4.1 and the tables of §4–§10.
+below re-derive ids, evidence and grades from the named streams of §11.2 and the tables of §4–§10.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ PLAIN_COPY = {
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Draw conventions (§4.1) and ids (§4.2), re-implemented from the rules text.
+# Draw conventions (§11.2) and ids (§4.5), re-implemented from the rules text.
 
 
 def pick(u: float, probs: tuple[float, ...]) -> int:

@@ -1,4 +1,4 @@
-"""The text composer (docs/rules.md §4.5) and the surface marker scan (§5.1) of ``fraudarena.arena.texts``."""
+"""The text composer (docs/rules.md §4.5) and the surface marker scan (§4.3) of ``fraudarena.arena.texts``."""
 
 from __future__ import annotations
 
