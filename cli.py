@@ -516,6 +516,64 @@ def evaluate(
         fail(f"cannot evaluate {checkpoint}: {exc}")
 
 
+@app.command("exploit")
+def exploit(
+    checkpoint: Annotated[str, typer.Option(help="checkpoint holding the target policy (runs/<run>/checkpoints/"
+                                                 "iter_N), or house|scripted|reactive for the target role's "
+                                                 "house bot")],
+    target: Annotated[str, typer.Option(help="the frozen role: investigator|fraudster")],
+    minutes: Annotated[float, typer.Option(help="wall-clock budget of the best response's training")] = 4.0,
+    iterations: Annotated[int | None, typer.Option(help="iteration budget (default: until --minutes)")] = None,
+    task: Annotated[str, typer.Option(help=f"training task: {TASKS_HELP}")] = "task_3",
+    tasks: Annotated[str, typer.Option(help="held-out evaluation tasks")] = "task_3_unseen",
+    seeds: Annotated[str, typer.Option(help="held-out evaluation seeds")] = "4000-4199",
+    out: Annotated[str | None, typer.Option(help="run folder (default: runs/exploit-<target>-<time>)")] = None,
+    runs_dir: Annotated[str, typer.Option(help="parent of the default run folder")] = "runs",
+    workers: Annotated[int, typer.Option(help="Ray rollout workers, 0 = in-process")] = 0,
+    config: Annotated[str | None, typer.Option(help="JSON/TOML file of TrainConfig overrides for the best "
+                                                    "response")] = None,
+) -> None:
+    """Freeze a policy, train a best response against it, report its advantage over the house bots."""
+    from fraudarena.agents.rl.exploit import ExploitError, rich_table, run_exploit
+
+    _check_tasks([task, *[t.strip() for t in tasks.split(",") if t.strip()]])
+    _parse_seeds(seeds)
+    overrides: dict[str, Any] = {}
+    if config:
+        path = Path(config)
+        try:
+            import tomllib
+
+            overrides = (tomllib.loads(path.read_text()) if path.suffix == ".toml"
+                         else json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read {config}: {exc}", USAGE_ERROR)
+    collector_factory = None
+    started = False
+    if workers > 0:
+        from fraudarena.cluster.rollout import RayCollector
+        from fraudarena.cluster.train_job import init_ray
+
+        started = init_ray(None, num_cpus=max(2, workers))
+        collector_factory = RayCollector
+    tty = sys.stderr.isatty()
+    try:
+        result = run_exploit(checkpoint, target, minutes=minutes, iterations=iterations, task=task,
+                             eval_tasks=tasks, seeds=seeds, out=out, runs_dir=runs_dir, workers=workers,
+                             collector_factory=collector_factory, overrides=overrides, progress=tty,
+                             log=None if tty else (lambda line: print(line, flush=True)))
+    except ExploitError as exc:
+        fail(str(exc), USAGE_ERROR)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    console.print(rich_table(result))
+    console.print(f"run folder {escape(result['run_dir'])}: exploit.json, exploit.png", soft_wrap=True,
+                  highlight=False)
+
+
 def main() -> None:
     """Console-script entry point: an unexpected error is one ``error:`` line and exit status 1."""
     try:
