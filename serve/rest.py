@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 import fraudarena
 from fraudarena.arena import spec
@@ -124,11 +125,14 @@ async def read_body(request: Request) -> bytes:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:  # the body ended early: answer (nobody reads it) rather than log a fault
+        raise ProtocolError(ErrorCode.VALIDATION_ERROR, "request body cut off: the client disconnected") from None
     return b"".join(chunks)
 
 
