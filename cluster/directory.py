@@ -5,6 +5,13 @@ counted in one place), places it on a packed actor with room or on an idle poole
 "which actor holds match X" and "list live matches" from summaries that match actors push on each
 public change (no fan-out call per request), and recycles actors whose matches have all ended. Match
 actors are owned by the directory, so killing it releases them all.
+
+Faults (docs/operations.md#faults-and-recovery): every busy actor is watched by one pending ``watch``
+call; when the actor dies (or a replica's call finds it dead and asks ``recover``), each of its matches
+is rebuilt from its journal on another actor and the route is switched, so the seats play on with their
+tokens. A match that cannot be rebuilt is archived as ``lost`` with its record so far and frees its
+slot. Journals left by an earlier run (a stop or a crash of everything) are picked up at start: finished
+matches are archived, unfinished ones are live again with their seats waiting for a rejoin.
 """
 
 from __future__ import annotations
@@ -13,19 +20,26 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import ray
+from ray.exceptions import ActorDiedError, RayActorError
 
+from fraudarena.cluster import naming
 from fraudarena.cluster.match_actor import MatchActor
 from fraudarena.served import tokens
 from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
+from fraudarena.served.journal import journal_file, pending_journals, read_journal
+from fraudarena.served.live_match import LiveMatch
 from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
 REFILL_PARALLEL = 4  # pool actors started concurrently
 POOL_READY = 4  # pooled actors a replica waits for before it serves (the rest start in the background)
+WATCH_S = 600.0  # length of one ``watch`` call on a busy actor (it is renewed; it fails at once on death)
+LOST = "lost"  # status and end reason of a match that could not be rebuilt
 
 
 @dataclass
@@ -39,6 +53,15 @@ class _ActorSlot:
 class DirectoryActor:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = ArenaSettings(**settings)
+        self.journal_dir = self.settings.journal_path(ray_default=True)
+        # Match actors get the journal directory spelled out (their hosts journal only when it is set).
+        self.actor_settings = self.settings.model_copy(
+            update={"journal_dir": str(self.journal_dir) if self.journal_dir is not None else "off"}).model_dump()
+        self._watches: dict[str, asyncio.Task] = {}  # actor key -> its death watch
+        self._recovering: dict[str, asyncio.Task] = {}  # actor key -> the rebuild of its matches
+        self._leftovers: asyncio.Task | None = None
+        self.rebuilt = 0  # matches rebuilt from their journal (stats)
+        self.lost = 0  # matches archived as lost
         self.live: dict[str, dict[str, Any]] = {}  # match_id -> {"actor": key, "summary": {...}}
         self.actors: dict[str, _ActorSlot] = {}  # actors holding >= 1 match
         self.pool: list[_ActorSlot] = []  # idle, pre-started
@@ -59,7 +82,7 @@ class DirectoryActor:
     async def _start_actor(self) -> _ActorSlot:
         key = f"a{next(self._counter)}"
         handle = MatchActor.options(num_cpus=0, max_concurrency=self.settings.actor_max_concurrency).remote(
-            self.settings.model_dump(), key, self.settings.matches_per_actor, self._me())
+            self.actor_settings, key, self.settings.matches_per_actor, self._me())
         await handle.ready.remote()
         return _ActorSlot(key, handle)
 
@@ -89,6 +112,8 @@ class DirectoryActor:
         holding the deployment back.
         """
         self._kick_refill()
+        if self._leftovers is None and self.journal_dir is not None:
+            self._leftovers = asyncio.get_running_loop().create_task(self._recover_leftovers())
         want = min(wait_for, self.settings.pool_size)
         while len(self.pool) < want and self._refill is not None and not self._refill.done():
             await asyncio.wait([self._refill], timeout=0.05)
@@ -108,6 +133,7 @@ class DirectoryActor:
         else:
             slot = await self._start_actor()
         self.actors[slot.key] = slot
+        self._watch(slot)
         self._kick_refill()
         return slot
 
@@ -127,7 +153,12 @@ class DirectoryActor:
             return ProtocolError(ErrorCode.RESET_ERROR, f"no match actor available: {exc}").to_wire()
         slot.matches.add(match_id)
         self.live[match_id]["actor"] = slot.key
-        out = await slot.handle.create.remote(match_id, role, conn, params, house_bots)
+        try:
+            out = await slot.handle.create.remote(match_id, role, conn, params, house_bots)
+        except RayActorError:  # the actor died before the match existed: nothing to rebuild
+            del self.live[match_id]
+            await self._drop(slot, match_id)
+            return ProtocolError(ErrorCode.RESET_ERROR, "the match actor died; try again").to_wire()
         if is_wire_error(out):
             del self.live[match_id]
             await self._drop(slot, match_id)
@@ -163,6 +194,9 @@ class DirectoryActor:
         if slot.matches or self.actors.get(slot.key) is not slot:
             return
         del self.actors[slot.key]
+        watch = self._watches.pop(slot.key, None)
+        if watch is not None:
+            watch.cancel()
         if len(self.pool) < self.settings.pool_size:
             try:
                 await slot.handle.recycle.remote()
@@ -184,14 +218,157 @@ class DirectoryActor:
 
     def stats(self) -> dict[str, Any]:
         return {"live": len(self.live), "busy_actors": len(self.actors), "pool": len(self.pool),
+                "rebuilt": self.rebuilt, "lost": self.lost,
                 "matches_per_actor": self.settings.matches_per_actor,
                 "actor_keys": sorted(self.actors), "pool_keys": [s.key for s in self.pool]}
 
     async def shutdown(self) -> None:
-        """Kill every match actor (called before this actor is replaced or the arena stops)."""
+        """Kill every match actor (called before this actor is replaced or the arena stops).
+
+        Finished matches are already archived; unfinished ones keep their journals and are live again
+        when the arena next starts (docs/operations.md#faults-and-recovery).
+        """
+        for task in [*self._watches.values(), *self._recovering.values()]:
+            task.cancel()
+        self._watches.clear()
         for slot in [*self.actors.values(), *self.pool]:
             with contextlib.suppress(Exception):
                 ray.kill(slot.handle)
         self.actors.clear()
         self.pool.clear()
         self.live.clear()
+
+    # ----- faults (docs/operations.md#faults-and-recovery) ---------------------------------------------
+    def _watch(self, slot: _ActorSlot) -> None:
+        """Keep one pending ``watch`` call on a busy actor: it fails with ``ActorDiedError`` when the actor dies."""
+        if slot.key in self._watches and not self._watches[slot.key].done():
+            return
+        self._watches[slot.key] = asyncio.get_running_loop().create_task(self._watch_loop(slot))
+
+    async def _watch_loop(self, slot: _ActorSlot) -> None:
+        failures = 0
+        while self.actors.get(slot.key) is slot:
+            try:
+                await slot.handle.watch.remote(WATCH_S)
+                failures = 0
+            except ActorDiedError:
+                break
+            except RayActorError:  # unreachable for a moment (e.g. its node is busy): look again
+                failures += 1
+                await asyncio.sleep(min(2.0, 0.2 * failures))
+                continue
+            except Exception:  # not a death (e.g. an older actor without ``watch``): stop watching
+                log.exception("watching match actor %s failed", slot.key)
+                return
+        else:
+            return
+        self._watches.pop(slot.key, None)
+        await self._recover_slot(slot)
+
+    async def recover(self, match_id: str, dead_actor_id: str | None = None):
+        """The actor that holds ``match_id`` now, after rebuilding it if its actor died (None: not live).
+
+        Replicas call this when a call to the match's actor raised ``RayActorError``; concurrent callers
+        (and the watch) share one rebuild.
+        """
+        entry = self.live.get(match_id)
+        if entry is None:
+            return None
+        slot = self.actors.get(entry["actor"]) if entry["actor"] is not None else None
+        if slot is not None and dead_actor_id is not None and slot.handle._actor_id.hex() == dead_actor_id:
+            await self._recover_slot(slot)
+        elif slot is None and self._recovering:  # a rebuild (started by the watch) is under way
+            await asyncio.gather(*(asyncio.shield(t) for t in list(self._recovering.values())),
+                                 return_exceptions=True)
+        return self.lookup(match_id)
+
+    async def _recover_slot(self, slot: _ActorSlot) -> None:
+        task = self._recovering.get(slot.key)
+        if task is None:
+            task = self._recovering[slot.key] = asyncio.get_running_loop().create_task(self._rebuild_all(slot))
+        await asyncio.shield(task)
+
+    async def _rebuild_all(self, slot: _ActorSlot) -> None:
+        if self.actors.get(slot.key) is slot:
+            del self.actors[slot.key]
+        watch = self._watches.pop(slot.key, None)
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+        log.warning("match actor %s died; rebuilding %d match(es) from their journals", slot.key, len(slot.matches))
+        await asyncio.gather(*(self._rebuild(mid) for mid in sorted(slot.matches)), return_exceptions=True)
+        slot.matches.clear()
+
+    async def _rebuild(self, match_id: str, keep_conns: bool = True) -> bool:
+        """Rebuild one match from its journal on a live actor; archive it as lost when that fails."""
+        entry = self.live.get(match_id)
+        if entry is None:
+            return False
+        entry["actor"] = None  # lookups answer "not live" until the match is back
+        if self.journal_dir is None or not journal_file(self.journal_dir, match_id).exists():
+            await self._archive_lost(match_id, "no journal")
+            return False
+        for _attempt in range(2):
+            try:
+                slot = await self._place()
+            except Exception as exc:
+                await self._archive_lost(match_id, f"no match actor available: {exc}")
+                return False
+            slot.matches.add(match_id)
+            try:
+                out = await slot.handle.restore.remote(match_id, keep_conns)
+            except RayActorError:
+                await self._drop(slot, match_id)
+                continue
+            if is_wire_error(out):
+                await self._drop(slot, match_id)
+                await self._archive_lost(match_id, out["__error__"].get("message", "restore failed"))
+                return False
+            if match_id not in self.live:  # deleted meanwhile
+                await self._drop(slot, match_id)
+                return False
+            self.live[match_id] = {"actor": slot.key, "summary": out.get("summary")}
+            self.rebuilt += 1
+            return True
+        await self._archive_lost(match_id, "every actor tried died")
+        return False
+
+    async def _archive_lost(self, match_id: str, why: str) -> None:
+        """Archive a match that cannot go on: its record so far (replayed from the journal when one is
+        readable), status and end reason ``lost``; its live slot is freed."""
+        log.error("match %s is lost: %s", match_id, why)
+        now = time.time()
+        entry: dict[str, Any] | None = None
+        if self.journal_dir is not None:
+            try:
+                lines = read_journal(journal_file(self.journal_dir, match_id))
+                match = LiveMatch.from_journal(lines, self.settings, now, _no_bots, resume=False)
+                entry = match.archive_entry(LOST, now)
+            except Exception:  # nothing readable: archive what the directory knows
+                log.exception("journal of %s could not be replayed", match_id)
+        if entry is None:
+            summary = dict((self.live.get(match_id) or {}).get("summary") or {"match_id": match_id})
+            entry = {"match_id": match_id, "summary": summary, "record": {}, "secret": None}
+        entry["summary"].update(status=LOST, end_reason=LOST, finished_at=now, lost_reason=why)
+        try:
+            await naming.history_handle(self.settings).append.remote([entry])
+        except Exception:
+            log.exception("archiving lost match %s failed", match_id)
+        self.live.pop(match_id, None)
+        self.lost += 1
+
+    async def _recover_leftovers(self) -> None:
+        """Journals left by an earlier run: every such match is live again (or archived when finished)."""
+        for match_id in pending_journals(self.journal_dir):
+            if match_id in self.live or len(self.live) >= self.settings.max_live_matches:
+                continue
+            self.live[match_id] = {"actor": None, "summary": None}
+            try:
+                await self._rebuild(match_id, keep_conns=False)
+            except Exception:
+                log.exception("recovering match %s failed", match_id)
+                self.live.pop(match_id, None)
+
+
+def _no_bots(kind: str, role: str, seed: int) -> None:
+    """Bot factory of a replay that only reads the record (no bot moves)."""
+    return None

@@ -8,12 +8,18 @@ Request bodies (``POST /matches``, ``POST /mcp``) go through ``read_body``: a de
 over ``max_frame_bytes`` is refused (413) before anything is read, and a body without one is counted while
 it streams in and refused as soon as it passes the limit. Anonymous match creation has its own, slower
 per-client bucket (``create_per_min``, ``create_burst``) on top of the request rate.
+
+Nothing here waits on the archive for long (docs/operations.md#faults-and-recovery): ``/health``
+answers ``degraded`` and the archive-backed endpoints answer 503 ``unavailable`` once the backend has
+not answered within ``history_timeout_s`` (a stalled or restarting history actor).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -55,12 +61,22 @@ def ws_urls(request: Request) -> dict[str, str]:
     return {role: base + path for role, path in ROLE_PATHS.items()}
 
 
+async def bounded(request: Request, call: Awaitable[Any]) -> Any:
+    """Await a backend call that may need the archive; 503 ``unavailable`` after ``history_timeout_s``."""
+    timeout = request.app.state.settings.history_timeout_s
+    try:
+        return await asyncio.wait_for(call, timeout)
+    except TimeoutError:
+        raise ProtocolError(ErrorCode.UNAVAILABLE, f"the archive did not answer within {timeout:g} s; "
+                            "try again later", retry_after_ms=int(timeout * 1000)) from None
+
+
 async def health_payload(request: Request) -> dict[str, Any]:
     state = request.app.state
     try:
-        counts = await state.backend.counts()
+        counts = await asyncio.wait_for(state.backend.counts(), state.settings.history_timeout_s)
         status = "ok"
-    except Exception:  # health must answer even when an actor is down
+    except Exception:  # health must answer (quickly) even when an actor is down or stalled
         counts, status = {"live_matches": None, "archived_matches": None}, "degraded"
     return {"status": status, "uptime_s": round(time.time() - state.started_at, 3),
             "max_live_matches": state.settings.max_live_matches, **counts}
@@ -191,7 +207,7 @@ async def list_matches(request: Request) -> dict[str, Any]:
 @api.get("/matches/{match_id}")
 async def get_match(match_id: str, request: Request) -> Any:
     try:
-        return await request.app.state.backend.get_match(match_id)
+        return await bounded(request, request.app.state.backend.get_match(match_id))
     except ProtocolError as exc:
         return error_response(exc)
 
@@ -199,7 +215,8 @@ async def get_match(match_id: str, request: Request) -> Any:
 @api.get("/matches/{match_id}/events")
 async def match_events(match_id: str, request: Request) -> Any:
     try:
-        return {"match_id": match_id, "events": await request.app.state.backend.events(match_id, bearer(request))}
+        events = await bounded(request, request.app.state.backend.events(match_id, bearer(request)))
+        return {"match_id": match_id, "events": events}
     except ProtocolError as exc:
         return error_response(exc)
 
@@ -207,7 +224,7 @@ async def match_events(match_id: str, request: Request) -> Any:
 @api.get("/matches/{match_id}/report")
 async def match_report(match_id: str, request: Request) -> Any:
     try:
-        return await request.app.state.backend.report(match_id)
+        return await bounded(request, request.app.state.backend.report(match_id))
     except ProtocolError as exc:
         return error_response(exc)
 
@@ -215,7 +232,7 @@ async def match_report(match_id: str, request: Request) -> Any:
 @api.delete("/matches/{match_id}")
 async def delete_match(match_id: str, request: Request) -> Any:
     try:
-        await request.app.state.backend.delete(match_id, bearer(request))
+        await bounded(request, request.app.state.backend.delete(match_id, bearer(request)))
     except ProtocolError as exc:
         return error_response(exc)
     return Response(status_code=204)
@@ -230,7 +247,10 @@ async def archive(request: Request, limit: str = "50") -> Any:
     if not 1 <= n <= 1000:
         return error_response(ProtocolError(ErrorCode.VALIDATION_ERROR, "limit must be an integer in 1..1000",
                                             [{"loc": ["query", "limit"], "msg": "expected 1..1000"}]))
-    return {"matches": await request.app.state.backend.archive(n)}
+    try:
+        return {"matches": await bounded(request, request.app.state.backend.archive(n))}
+    except ProtocolError as exc:
+        return error_response(exc)
 
 
 root = APIRouter()

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     RESET_ERROR = "reset_error"
     EXECUTION_ERROR = "execution_error"
     FATAL_ERROR = "fatal_error"
+    UNAVAILABLE = "unavailable"
+    MATCH_RESTARTED = "match_restarted"
 
 
 HTTP_STATUS: dict[str, int] = {
@@ -42,6 +44,8 @@ HTTP_STATUS: dict[str, int] = {
     "execution_error": 500,
     "reset_error": 500,
     "illegal_action": 400,
+    "unavailable": 503,
+    "match_restarted": 503,
 }
 
 

@@ -3,10 +3,18 @@
 Everything here is plain Python with an injected clock (``now`` arguments), so the same class backs
 the Ray match actor and the single-process baseline, and tests drive time by hand. Every method
 either applies a whole request or raises ``ProtocolError`` having changed nothing.
+
+With a ``MatchJournal`` every accepted action (and every change of seat holder) is written to the
+match's journal before the request is answered, and ``LiveMatch.from_journal`` rebuilds the match
+on another process with the same token digests, seat holders and ``seq`` marks
+(docs/operations.md#faults-and-recovery). A connection id may name the process that holds the socket
+(``<owner>/<random>``, see ``served.tokens.new_conn_id``); the host installs a probe with
+``set_conn_probe`` so that a seat held by a connection of a dead process is free for a plain rejoin.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +24,10 @@ from fraudarena.arena.rng import bot_seed
 from fraudarena.arena.spec import PHASE_ROLE, ROLES
 from fraudarena.served import tokens
 from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.journal import MatchJournal
 from fraudarena.served.settings import ArenaSettings
+
+log = logging.getLogger(__name__)
 
 HEADER_KEYS: tuple[str, ...] = (
     "role", "task_id", "phase", "round_number", "max_rounds", "rounds_remaining", "actions_left_this_turn",
@@ -24,6 +35,32 @@ HEADER_KEYS: tuple[str, ...] = (
     "queue_may_grow", "fraudster_committed", "end_reason", "done", "reward", "feedback", "legal_actions",
 )
 BotFactory = Callable[[str, str, int], Any]
+ConnProbe = Callable[[str], bool]
+
+
+def _always_alive(conn: str) -> bool:
+    return True
+
+
+_conn_alive: ConnProbe = _always_alive
+
+
+def set_conn_probe(probe: ConnProbe | None) -> None:
+    """Install the process-wide check "is the socket behind this connection id still alive?".
+
+    The Ray match actor installs one that asks Ray whether the replica named in the id has died;
+    without one every connection counts as alive (a seat is then freed only by ``leave``).
+    """
+    global _conn_alive
+    _conn_alive = probe or _always_alive
+
+
+def conn_alive(conn: str) -> bool:
+    """False when the installed probe knows ``conn``'s process is gone."""
+    try:
+        return bool(_conn_alive(conn))
+    except Exception:  # a failing probe must never take a seat away
+        return True
 
 
 @dataclass
@@ -55,9 +92,14 @@ class LiveMatch:
     """A match between creation and archiving."""
 
     def __init__(self, match_id: str, params: dict[str, Any], house_bots: dict[str, str],
-                 settings: ArenaSettings, now: float, bot_factory: BotFactory) -> None:
+                 settings: ArenaSettings, now: float, bot_factory: BotFactory,
+                 journal: MatchJournal | None = None, restore: dict[str, Any] | None = None) -> None:
         self.match_id = match_id
         self.settings = settings
+        self.journal: MatchJournal | None = None
+        self.archived_early = False  # the archive already holds this (finished) match
+        self._early_entry: dict[str, Any] | None = None  # made when it finished, until the host takes it
+        self._early_made = False
         overrides = {k: v for k, v in params.items() if k not in ("task_id", "seed") and v is not None}
         try:
             self.env = RefereeEnvironment(task_id=params.get("task_id") or "task_1", seed=params.get("seed"),
@@ -74,12 +116,18 @@ class LiveMatch:
             seat = self.seats[role]
             seat.bot_kind = kind
             seat.bot = bot_factory(kind, role, bot_seed(self.env.task_id, self.env.seed, role))
-        for role, seat in self.seats.items():
-            if not seat.is_bot:
-                self.tokens[role] = tokens.new_token()
-                seat.token_digest = tokens.digest(self.tokens[role])
-        self.admin_token = tokens.new_token()
-        self.admin_digest = tokens.digest(self.admin_token)
+        if restore is None:
+            for role, seat in self.seats.items():
+                if not seat.is_bot:
+                    self.tokens[role] = tokens.new_token()
+                    seat.token_digest = tokens.digest(self.tokens[role])
+            self.admin_token = tokens.new_token()
+            self.admin_digest = tokens.digest(self.admin_token)
+        else:  # a rebuilt match accepts the tokens it was created with (only their digests were kept)
+            for role, hexdigest in restore["seat_digests"].items():
+                self.seats[role].token_digest = bytes.fromhex(hexdigest)
+            self.admin_token = ""
+            self.admin_digest = bytes.fromhex(restore["admin_digest"])
         self.created_at = now
         self.last_activity_at = now
         self.first_seated_at: float | None = None
@@ -89,7 +137,73 @@ class LiveMatch:
         self.action_log: list[dict[str, Any]] = []  # append-only: every accepted action, in order
         self.phase_log: list[dict[str, Any]] = []  # (position in action_log, phase, round) changes
         self.changed = 0  # bumped on every state change (summary pushes, wakeups)
-        self._run_bots(now)
+        self.restarts = 0  # times this match was rebuilt from its journal
+        if journal is not None and restore is None:
+            self.journal = journal
+            self._journal({"t": "create", "match_id": match_id, "at": now, "house_bots": dict(house_bots),
+                           "params": {**params, "task_id": self.env.task_id, "seed": self.env.seed},
+                           "seat_digests": {r: s.token_digest.hex() for r, s in self.seats.items()
+                                            if s.token_digest is not None},
+                           "admin_digest": self.admin_digest.hex()})
+        if restore is None:
+            self._run_bots(now)
+
+    @classmethod
+    def from_journal(cls, entries: list[dict[str, Any]], settings: ArenaSettings, now: float,
+                     bot_factory: BotFactory, journal: MatchJournal | None = None,
+                     keep_conns: bool = True, resume: bool = True) -> LiveMatch:
+        """Rebuild a match from its journal (``served.journal.read_journal``): same config, same accepted
+        actions in the same order, same token digests, seat holders and ``seq`` marks.
+
+        House bots are made again from their seeds and move on from the replayed state. Deadlines restart
+        at ``now`` (the player to move gets a full turn). ``keep_conns=False`` (a whole-arena restart)
+        leaves every human seat disconnected, to be rejoined with its token. Every seat still held gets a
+        ``match_restarted`` event. ``resume=False`` only rebuilds the state (to read its record): no
+        journal line, event or bot move. Raises ``ProtocolError`` when the journal cannot be replayed.
+        """
+        head = entries[0]
+        match = cls(head["match_id"], head["params"], head.get("house_bots") or {}, settings, now, bot_factory,
+                    restore=head)
+        match.created_at = float(head.get("at", now))
+        for entry in entries[1:]:
+            kind = entry.get("t")
+            if kind == "act":
+                seat = match.seats[entry["role"]]
+                match._apply(entry["role"], entry["action"], now)
+                if entry.get("seq") is not None:
+                    seat.last_seq = int(entry["seq"])
+            elif kind == "seat":
+                seat = match.seats[entry["role"]]
+                seat.conn, seat.ever_seated = entry["conn"], True
+                if match.first_seated_at is None:
+                    match.first_seated_at = now
+            elif kind == "left":
+                match.seats[entry["role"]].conn = None
+            elif kind == "restarted":
+                match.restarts = int(entry.get("n", match.restarts))
+        for seat in match.seats.values():  # replayed phase changes are old news; sockets get ``match_restarted``
+            if seat.conn is not None and (not keep_conns or not conn_alive(seat.conn)):
+                seat.conn = None
+        for seat in match.seats.values():
+            seat.events.clear()
+        if not resume:
+            return match
+        match.restarts += 1
+        match.turn_started_at = now
+        match.unattended_since = None if any(s.conn for s in match.seats.values()) else now
+        match.last_activity_at = now
+        if match.done_at is not None:
+            match.done_at = now
+        match.journal = journal
+        match._journal({"t": "restarted", "n": match.restarts, "at": now})
+        for seat in match.seats.values():
+            if not seat.is_bot and seat.conn is not None:
+                match._push(seat.role, {"kind": "match_restarted", "restarts": match.restarts,
+                                        "last_seq": seat.last_seq})
+            if not seat.is_bot and seat.conn is not None:
+                match._journal({"t": "seat", "role": seat.role, "conn": seat.conn})
+        match._run_bots(now)
+        return match
 
     # ----- public requests -----------------------------------------------------------------------
     def seat_creator(self, role: str, conn: str, now: float) -> int:
@@ -109,6 +223,8 @@ class LiveMatch:
         if not tokens.matches(token, seat.token_digest):
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"wrong token for the {role} seat of this match")
         old = seat.conn
+        if old is not None and old != conn and not takeover and not conn_alive(old):
+            old = seat.conn = None  # the socket's process is gone (docs/protocol.md#reconnecting)
         if old is not None and old != conn and not takeover:
             raise ProtocolError(ErrorCode.SEAT_TAKEN,
                                 f"the {role} seat has a live connection (send takeover: true to replace it)")
@@ -120,6 +236,7 @@ class LiveMatch:
         if seat.conn != conn:
             return False
         seat.conn = None
+        self._journal({"t": "left", "role": role})
         self._touch(now)
         if not any(s.conn for s in self.seats.values()):
             self.unattended_since = now
@@ -137,7 +254,7 @@ class LiveMatch:
         if not isinstance(action, dict):
             raise ProtocolError(ErrorCode.VALIDATION_ERROR, "step data must be an action object",
                                 [{"loc": ["data"], "msg": "expected an object"}])
-        self._apply(role, action, now)
+        self._apply(role, action, now, seq)
         if seq is not None:
             seat.last_seq = seq
         self._run_bots(now)
@@ -183,7 +300,9 @@ class LiveMatch:
     def due(self) -> float | None:
         """The next instant at which ``advance`` has something to do."""
         times = []
-        if self.done_at is not None:
+        if self.done_at is not None and not self._early_made:
+            times.append(self.done_at)  # archive it now; keep serving its last events for done_linger_s
+        elif self.done_at is not None:
             times.append(self.done_at + self.settings.done_linger_s)
         else:
             d = self.deadline()
@@ -198,6 +317,10 @@ class LiveMatch:
     def advance(self, now: float) -> str | None:
         """Apply expired deadlines; return ``"done"``/``"abandoned"`` when the match must be archived."""
         if self.done_at is not None:
+            if not self._early_made:
+                self._early_made = True
+                self._early_entry = self.archive_entry("done", now)
+                self._early_entry["keep_live"] = True
             return "done" if now >= self.done_at + self.settings.done_linger_s else None
         if self.unattended_since is not None and now >= self.unattended_since + self.settings.idle_ttl_s:
             self._broadcast_done("abandoned")
@@ -241,6 +364,18 @@ class LiveMatch:
             self._final_record = record
         return record
 
+    def take_early_archive(self) -> dict[str, Any] | None:
+        """The archive entry of a match that has just finished, once (made by ``advance``).
+
+        The host archives it at once while the match stays live for ``done_linger_s``, so a stop or a
+        crash during the linger loses nothing (docs/operations.md#faults-and-recovery). The entry
+        carries ``keep_live``: the host still holds the match, so it is not released yet.
+        """
+        entry, self._early_entry = self._early_entry, None
+        if entry is not None:
+            self.archived_early = True
+        return entry
+
     def archive_entry(self, status: str, now: float) -> dict[str, Any]:
         record = self.record()
         summary = self.summary()
@@ -252,8 +387,11 @@ class LiveMatch:
             for key in ("end_reason", "grader_score", "rewards"):
                 summary.pop(key, None)
             summary["end_reason"] = None
-        return {"match_id": self.match_id, "summary": summary, "record": record,
-                "phase_log": list(self.phase_log), "secret": self.admin_digest}
+        out = {"match_id": self.match_id, "summary": summary, "record": record,
+               "phase_log": list(self.phase_log), "secret": self.admin_digest}
+        if status == "done" and self.archived_early:
+            out["already_archived"] = True  # stored when it finished: only the journal is left to remove
+        return out
 
     @staticmethod
     def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +407,7 @@ class LiveMatch:
         if self.first_seated_at is None:
             self.first_seated_at = now
         self.unattended_since = None
+        self._journal({"t": "seat", "role": role, "conn": conn})
         self._touch(now)
         return len(seat.events)
 
@@ -276,7 +415,23 @@ class LiveMatch:
         self.last_activity_at = now
         self.changed += 1
 
-    def _apply(self, role: str, action: dict[str, Any], now: float) -> None:
+    def _journal(self, entry: dict[str, Any]) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.write(entry)
+        except OSError:  # a full or vanished disk: keep playing, but the match is no longer durable
+            log.exception("journal of %s failed; the match goes on without one", self.match_id)
+            self.journal.close()
+            self.journal = None
+
+    def close_journal(self) -> None:
+        """Stop writing the journal (the match left this host)."""
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    def _apply(self, role: str, action: dict[str, Any], now: float, seq: int | None = None) -> None:
         before = (self.env.phase, self.env.round_number)
         try:
             accepted = self.env.apply(role, action)
@@ -286,6 +441,10 @@ class LiveMatch:
             raise
         except Exception as exc:  # an engine fault: the action was not applied
             raise ProtocolError(ErrorCode.EXECUTION_ERROR, f"the action could not be applied: {exc!r}") from None
+        entry: dict[str, Any] = {"t": "act", "role": role, "action": accepted}
+        if seq is not None:
+            entry["seq"] = seq
+        self._journal(entry)  # durable before the request is answered
         self.action_log.append({"role": role, "action": accepted, "round": before[1], "phase": before[0]})
         self._touch(now)
         if (self.env.phase, self.env.round_number) != before:

@@ -52,6 +52,14 @@ class ArenaSettings(BaseModel):
     # Archive.
     archive_path: str = Field("var/archive.sqlite3", description="SQLite file of finished matches.")
     archive_capacity: int = Field(10_000, ge=1)
+    # Match journals (docs/operations.md#faults-and-recovery).
+    journal_dir: str = Field("", description="Directory of the per-match journals that let a match outlive its "
+                             "actor. Empty: <archive directory>/journal/<instance> on the Ray backend, none on the "
+                             "single-process one; 'off' disables journaling.")
+    journal_fsync: bool = Field(False, description="fsync every journal line (survives a machine crash, not only a "
+                                "process kill; costs a disk flush per accepted action).")
+    history_timeout_s: float = Field(3.0, gt=0, description="How long /health and the archive endpoints wait for "
+                                     "the history actor before answering degraded / 503 unavailable.")
     # Cluster sizing.
     pool_size: int = Field(4, ge=0, description="Idle pre-started match actors kept ready.")
     matches_per_actor: int = Field(1, ge=1, le=10_000)
@@ -69,6 +77,20 @@ class ArenaSettings(BaseModel):
 
     def archive_file(self) -> Path:
         return Path(self.archive_path).expanduser()
+
+    def journal_path(self, ray_default: bool = False) -> Path | None:
+        """The journal directory, or None when matches are not journaled.
+
+        With ``journal_dir`` empty the Ray backend (``ray_default``) journals next to the archive,
+        under ``journal/<instance>``; the single-process backend does not journal.
+        """
+        if self.journal_dir == "off":
+            return None
+        if self.journal_dir:
+            return Path(self.journal_dir).expanduser()
+        if not ray_default or self.archive_path == ":memory:":
+            return None
+        return self.archive_file().parent / "journal" / self.instance
 
     def actor_name(self, kind: str) -> str:
         """The Ray actor name of this instance's ``kind`` singleton (``directory``, ``history``)."""

@@ -29,6 +29,28 @@ def matches(token: str | None, stored: bytes | None) -> bool:
     return hmac.compare_digest(digest(token), stored)
 
 
+_conn_owner = ""
+
+
+def set_conn_owner(owner: str) -> None:
+    """Name the process that holds this process's sockets (a Serve replica's Ray actor id)."""
+    global _conn_owner
+    _conn_owner = owner
+
+
+def new_conn_id() -> str:
+    """A connection id, ``<owner>/<random>`` when an owner is set, so a match host can tell that the
+    socket behind it died with its process (docs/protocol.md#reconnecting)."""
+    rand = secrets.token_hex(8)
+    return f"{_conn_owner}/{rand}" if _conn_owner else rand
+
+
+def conn_owner(conn: str) -> str | None:
+    """The owner part of a connection id (None when it has none)."""
+    owner, sep, _ = conn.rpartition("/")
+    return owner if sep and owner else None
+
+
 def new_match_id() -> str:
     """An opaque, unguessable-enough public match id (not a secret)."""
     return "m_" + secrets.token_hex(8)
