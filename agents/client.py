@@ -4,6 +4,13 @@
 (``id``), matches replies to requests, queues pushed ``event`` frames, and raises ``ServerError``
 carrying the server's error code. ``play_seat`` drives one seat with a bot until the match is done.
 No Ray or FastAPI here.
+
+Reconnecting (docs/protocol.md#reconnecting): when a seated client's socket drops without a close of its
+own (the server's replica died, the network blinked), the next ``step``/``obs``/``state`` reopens the
+socket with backoff, rejoins the seat with its token (no ``takeover``: the server frees a seat whose
+socket died), and resends the request with the same ``seq``, which the server applies at most once. A
+``match_restarted`` answer (the match was rebuilt after its actor died) is resent the same way. While
+waiting for events, a dropped socket shows up as a ``connection_lost`` event.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import socket
 import threading
 from collections import deque
@@ -20,6 +28,10 @@ from typing import Any
 import websockets
 
 ROLES = ("fraudster", "investigator", "auditor")
+# Close codes after which a seated client reconnects by itself (the others mean "do not come back":
+# 1000 a close of ours, 1008 abuse, 1009 too large, 4409 taken over by another connection).
+RECONNECT_CLOSE_CODES = frozenset({None, 1001, 1006, 1011, 1012, 1013, 1014})
+RESUMABLE = frozenset({"step", "obs", "state"})
 
 
 class ServerError(Exception):
@@ -83,7 +95,8 @@ class RoleClient:
     """One connection to ``/ws/<role>``. Use ``async with RoleClient(url, role) as c: ...``."""
 
     def __init__(self, url: str, role: str, *, open_timeout: float = 30.0, reply_timeout: float = 120.0,
-                 transcript: bool = False, compression: str | None = None) -> None:
+                 transcript: bool = False, compression: str | None = None, reconnect: bool = True,
+                 reconnect_for_s: float = 120.0) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.url = f"{_base(url)}/ws/{role}"
@@ -105,6 +118,10 @@ class RoleClient:
         self.transcript: list[str] | None = [] if transcript else None  # every received frame, raw
         # permessage-deflate costs CPU on both ends for every frame; worth it only on slow links.
         self.compression = compression
+        self.reconnect = reconnect
+        self.reconnect_for_s = reconnect_for_s
+        self.reconnects = 0  # successful reconnections (with the seat back)
+        self._closing = False
 
     async def __aenter__(self) -> RoleClient:
         await self.connect()
@@ -124,6 +141,7 @@ class RoleClient:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def close(self) -> None:
+        self._closing = True
         if self.ws is not None:
             with contextlib.suppress(Exception):
                 await self.ws.close()
@@ -164,6 +182,48 @@ class RoleClient:
                     fut.set_exception(exc)
             if self.closed is not None and not self.closed.done():
                 self.closed.set_result(code)
+            if self._may_resume(code):
+                self.events.put_nowait({"kind": "connection_lost", "match_id": self.match_id, "close_code": code})
+
+    def _may_resume(self, code: int | None) -> bool:
+        return (self.reconnect and not self._closing and self.match_id is not None and self.seat_token is not None
+                and code in RECONNECT_CLOSE_CODES)
+
+    async def resume(self) -> dict[str, Any]:
+        """Reopen the socket and rejoin this client's seat with its token, with backoff; returns the observation.
+
+        ``seat_taken`` (the server does not yet know the old socket is dead), a refused connection or a
+        closed socket are retried for ``reconnect_for_s``; any other error is raised.
+        """
+        if self.match_id is None or self.seat_token is None:
+            raise ServerError("no_match", "this client holds no seat to resume")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reconnect_for_s
+        delay = 0.2
+        while True:
+            with contextlib.suppress(Exception):
+                if self.ws is not None:
+                    await self.ws.close()
+            if self._reader is not None:
+                self._reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._reader
+            try:
+                await self.connect()
+                obs = await self._request_once("join", {"match_id": self.match_id, "token": self.seat_token},
+                                               None, None)
+                self.reconnects += 1
+                return obs
+            except (CannotConnect, ConnectionClosed, TimeoutError) as exc:
+                last: Exception = exc
+            except ServerError as exc:
+                if exc.code not in ("seat_taken", "rate_limited", "unavailable", "capacity"):
+                    raise
+                last = exc
+            if loop.time() + delay > deadline:
+                raise last
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
 
     def _is_notice(self, frame: dict[str, Any]) -> bool:
         if frame.get("type") != "error" or "id" in frame:
@@ -178,10 +238,22 @@ class RoleClient:
         A ``rate_limited`` reply is retried after the server's ``retry_after_ms`` (up to
         ``retry_rate_limited`` times): the frame was dropped unread, so resending is safe.
         """
+        resumed = 0
         for _ in range(retry_rate_limited):
             try:
                 return await self._request_once(type_, data, seq, raw)
+            except ConnectionClosed as exc:
+                # the socket died under a seated request: reconnect, rejoin, resend (same seq: applied once)
+                if type_ not in RESUMABLE or resumed >= 3 or not self._may_resume(exc.close_code):
+                    raise
+                resumed += 1
+                await self.resume()
             except ServerError as exc:
+                if exc.code == "match_restarted" and type_ in RESUMABLE and (seq is not None or type_ != "step"):
+                    resumed += 1
+                    if resumed > 3:
+                        raise
+                    continue
                 if exc.code != "rate_limited":
                     raise
                 await asyncio.sleep((exc.retry_after_ms or 100) / 1000)
@@ -202,6 +274,11 @@ class RoleClient:
         except websockets.ConnectionClosed as exc:
             self._pending.remove((frame_id, fut))
             raise ConnectionClosed(exc.rcvd.code if exc.rcvd else None) from None
+        if self.closed is not None and self.closed.done() and not fut.done():
+            # the reader ended before this frame was queued: nothing will answer it
+            with contextlib.suppress(ValueError):
+                self._pending.remove((frame_id, fut))
+            raise ConnectionClosed(self.ws.close_code, self.ws.close_reason or "")
         reply = await asyncio.wait_for(fut, timeout or self.reply_timeout)
         if reply.get("type") == "error":
             d = reply["data"]
@@ -280,8 +357,11 @@ async def play_seat(client: RoleClient, bot: Any, obs: dict[str, Any], *,
             obs = await client.step(bot.act(obs))
             continue
         event = await client.next_event(event_timeout)
-        if event["kind"] == "match_done" and event.get("status") == "abandoned":
-            raise ServerError("abandoned", f"match {event['match_id']} was abandoned")
+        if event["kind"] == "match_done" and event.get("status") in ("abandoned", "lost"):
+            raise ServerError(event["status"], f"match {event['match_id']} was {event['status']}")
+        if event["kind"] in ("connection_lost", "match_restarted"):
+            obs = await client.obs()  # reconnects (and rejoins) when the socket died
+            continue
         if event["kind"] in ("your_turn", "match_done", "turn_timeout"):
             try:
                 obs = await client.obs()
