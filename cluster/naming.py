@@ -3,15 +3,54 @@
 Names are ``<instance>-history``, ``<instance>-directory`` and ``<instance>-matchmaker`` in the settings'
 namespace (default ``fraudarena``). A singleton whose configuration fingerprint differs from the caller's (a redeploy
 with new settings or code) is replaced, so a stale detached actor never serves a new deployment.
+
+``conn_alive`` is the probe a match actor installs (``served.live_match.set_conn_probe``): a connection id
+names the Serve replica that holds the socket, and a seat held by a dead replica's socket is free for a
+plain rejoin (docs/protocol.md#reconnecting).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 
 import ray
 
+from fraudarena.served import tokens
 from fraudarena.served.settings import ArenaSettings
+
+_DEAD_OWNERS: set[str] = set()
+_ALIVE_CACHE: dict[str, float] = {}  # owner -> when it was last seen alive
+ALIVE_CACHE_S = 1.0
+
+
+def conn_alive(conn: str) -> bool:
+    """False when ``conn`` names a Ray actor (its Serve replica) that the cluster reports dead.
+
+    One GCS lookup per owner and second at most; a death is remembered (actor ids are never reused).
+    Unknown owners and lookup failures count as alive, so a seat is never taken away by mistake.
+    """
+    owner = tokens.conn_owner(conn)
+    if owner is None:
+        return True
+    if owner in _DEAD_OWNERS:
+        return False
+    now = time.monotonic()
+    if now - _ALIVE_CACHE.get(owner, -1e9) < ALIVE_CACHE_S:
+        return True
+    try:
+        from ray._private import state  # the GCS actor table; works without the dashboard
+
+        info = state.actors(owner)
+    except Exception:
+        return True
+    if isinstance(info, dict) and info.get("State") == "DEAD":
+        _DEAD_OWNERS.add(owner)
+        return False
+    _ALIVE_CACHE[owner] = now
+    if len(_ALIVE_CACHE) > 10_000:
+        _ALIVE_CACHE.clear()
+    return True
 
 
 def _get(settings: ArenaSettings, kind: str):

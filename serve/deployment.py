@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import ray
 from ray import serve
 
 from fraudarena.cluster.ray_backend import RayBackend
 from fraudarena.serve.app import create_app
+from fraudarena.served import tokens
 from fraudarena.served.settings import ArenaSettings
 
 MAX_ONGOING_REQUESTS = 20_000
@@ -25,6 +27,8 @@ MAX_ONGOING_REQUESTS = 20_000
 class ArenaIngress:
     async def __init__(self, arena: dict[str, Any]) -> None:
         self.settings = ArenaSettings(**arena)
+        # Connection ids name this replica, so match actors can free its seats if it dies.
+        tokens.set_conn_owner(ray.get_runtime_context().get_actor_id())
         self.backend = RayBackend(self.settings)
         await self.backend.start()
 
