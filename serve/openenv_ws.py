@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,6 +33,7 @@ from fraudarena.serve.frames import (
 )
 from fraudarena.serve.ratelimit import InFlightLimit
 from fraudarena.serve.ws_session import dumps, oversize, receive_raw
+from fraudarena.served import tokens
 from fraudarena.served.backend import Backend
 from fraudarena.served.errors import ErrorCode, ProtocolError
 from fraudarena.served.settings import ArenaSettings
@@ -74,7 +74,7 @@ class OpenEnvSession:
         self.ws = ws
         self.backend = backend
         self.settings = settings
-        self.conn = secrets.token_hex(8)
+        self.conn = tokens.new_conn_id()  # names this replica: docs/protocol.md#reconnecting
         self.match_id: str | None = None
         self.admin_token: str | None = None
         self.gate = InFlightLimit(settings.openenv_max_pending, settings.rate_close_rejections)

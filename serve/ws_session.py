@@ -22,13 +22,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from fraudarena.serve import frames
 from fraudarena.serve.ratelimit import TokenBucket
+from fraudarena.served import tokens
 from fraudarena.served.backend import Backend
 from fraudarena.served.errors import ErrorCode, ProtocolError
 from fraudarena.served.settings import ArenaSettings
@@ -86,7 +86,7 @@ class RoleSession:
         self.role = role
         self.backend = backend
         self.settings = settings
-        self.conn = secrets.token_hex(8)
+        self.conn = tokens.new_conn_id()  # names this replica: docs/protocol.md#reconnecting
         self.match_id: str | None = None
         self.send_lock = asyncio.Lock()
         self.listener: asyncio.Task | None = None
