@@ -21,7 +21,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fraudarena.served.settings import ArenaSettings
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -56,6 +59,12 @@ class MatchJournal:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+
+
+def open_journal(settings: ArenaSettings, match_id: str) -> MatchJournal | None:
+    """A new journal for ``match_id`` when ``settings`` name a journal directory (else None)."""
+    directory = settings.journal_path()
+    return None if directory is None else MatchJournal(journal_file(directory, match_id), settings.journal_fsync)
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

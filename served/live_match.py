@@ -24,7 +24,7 @@ from fraudarena.arena.rng import bot_seed
 from fraudarena.arena.spec import PHASE_ROLE, ROLES
 from fraudarena.served import tokens
 from fraudarena.served.errors import ErrorCode, ProtocolError
-from fraudarena.served.journal import MatchJournal
+from fraudarena.served.journal import MatchJournal, journal_file, read_journal
 from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
@@ -495,3 +495,27 @@ class LiveMatch:
             except ProtocolError:
                 # A bot bug must not stall the match: its role takes the default action instead.
                 self._apply(role, self.env.default_action(role), now)
+
+
+def restore_match(match_id: str, settings: ArenaSettings, now: float, bot_factory: BotFactory,
+                  keep_conns: bool = True) -> LiveMatch:
+    """Rebuild ``match_id`` from its journal under ``settings.journal_path()`` and keep journaling to it.
+
+    Raises ``ProtocolError`` (``reset_error``) when there is no journal or it cannot be replayed.
+    """
+    directory = settings.journal_path()
+    if directory is None:
+        raise ProtocolError(ErrorCode.RESET_ERROR, "matches are not journaled here (journal_dir)")
+    path = journal_file(directory, match_id)
+    try:
+        entries = read_journal(path)
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(ErrorCode.RESET_ERROR, f"the journal of {match_id} cannot be read: {exc}") from None
+    try:
+        return LiveMatch.from_journal(entries, settings, now, bot_factory,
+                                      journal=MatchJournal(path, settings.journal_fsync), keep_conns=keep_conns)
+    except ProtocolError as exc:
+        raise ProtocolError(ErrorCode.RESET_ERROR, f"the journal of {match_id} does not replay: {exc.message}"
+                            ) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(ErrorCode.RESET_ERROR, f"the journal of {match_id} is malformed: {exc!r}") from None
