@@ -276,7 +276,8 @@ class DirectoryActor:
             return None
         slot = self.actors.get(entry["actor"]) if entry["actor"] is not None else None
         if slot is not None and dead_actor_id is not None and slot.handle._actor_id.hex() == dead_actor_id:
-            await self._recover_slot(slot)
+            if slot.key in self._recovering or await _is_dead(slot.handle):
+                await self._recover_slot(slot)
         elif slot is None and self._recovering:  # a rebuild (started by the watch) is under way
             await asyncio.gather(*(asyncio.shield(t) for t in list(self._recovering.values())),
                                  return_exceptions=True)
@@ -367,6 +368,17 @@ class DirectoryActor:
             except Exception:
                 log.exception("recovering match %s failed", match_id)
                 self.live.pop(match_id, None)
+
+
+async def _is_dead(handle: Any) -> bool:
+    """True only when Ray reports the actor dead (a slow or briefly unreachable actor is alive)."""
+    try:
+        await asyncio.wait_for(handle.ready.remote(), 10.0)
+    except ActorDiedError:
+        return True
+    except Exception:
+        return False
+    return False
 
 
 def _no_bots(kind: str, role: str, seed: int) -> None:
