@@ -1,41 +1,26 @@
 """``MatchActor``: the Ray actor that hosts one match (or K packed matches) for any Serve replica.
 
-A thin async wrapper over ``AsyncMatchHost``: every method takes the ``match_id`` so one class serves
-both the actor-per-match and the packed layouts. Errors cross the actor boundary as plain dicts
-(``ProtocolError.to_wire``). Finished matches go to the ``HistoryActor`` and are then released to the
-directory, which recycles an emptied actor into its pool.
+A thin async wrapper over ``MatchHost`` (docs/operations.md#one-actor-per-match-or-packed): replicas
+send it coalesced request batches (``handle_batch``: many matches' requests in one call, each answered
+on its own, a rejected one as a wire error) and keep one event long-poll open on it (``poll``).
+``create`` is the directory's door for placing a match. Finished matches go to the ``HistoryActor``
+and are then released to the directory, which recycles an emptied actor into its pool.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
 from typing import Any
 
 import ray
 
 from fraudarena.cluster import naming
-from fraudarena.served.async_host import AsyncMatchHost
-from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.live_match import set_conn_probe
+from fraudarena.served.match_host import MatchHost
 from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
-
-
-def _wire(method):
-    """Return ProtocolErrors as data instead of raising them through Ray."""
-
-    @functools.wraps(method)
-    async def wrapper(self, *args, **kwargs):
-        try:
-            return await method(self, *args, **kwargs)
-        except ProtocolError as exc:
-            return exc.to_wire()
-        except Exception as exc:  # reported to the client as execution_error
-            log.exception("match actor fault")
-            return ProtocolError(ErrorCode.EXECUTION_ERROR, f"server fault: {type(exc).__name__}").to_wire()
-
-    return wrapper
 
 
 @ray.remote(num_cpus=0)
@@ -45,10 +30,16 @@ class MatchActor:
         self.key = key
         self.directory = directory
         self._history = None
-        self.ahost = AsyncMatchHost(self.settings, capacity, self._archive, self._summary)
+        set_conn_probe(naming.conn_alive)  # seats of a dead replica's sockets are free (docs/protocol.md#reconnecting)
+        self.host = MatchHost(self.settings, capacity, on_archive=self._archive, on_summary=self._summary)
 
     async def ready(self) -> str:
         return self.key
+
+    async def watch(self, wait_s: float) -> bool:
+        """Answer after ``wait_s``: the directory keeps one pending to learn at once that this actor died."""
+        await asyncio.sleep(wait_s)
+        return True
 
     # ----- hooks -------------------------------------------------------------------------------------
     async def _archive(self, entries: list[dict[str, Any]]) -> None:
@@ -61,68 +52,40 @@ class MatchActor:
             except Exception:  # the history actor restarts; re-resolve it by name
                 log.exception("archiving failed (attempt %d)", attempt + 1)
                 self._history = None
-        if self.directory is not None:
-            self.directory.released.remote(self.key, [e["match_id"] for e in entries])
+        released = [e["match_id"] for e in entries if not e.get("keep_live")]  # finished ones linger here
+        if self.directory is not None and released:
+            self.directory.released.remote(self.key, released)
 
     def _summary(self, summaries: list[dict[str, Any]]) -> None:
         if self.directory is not None:
             self.directory.update.remote(summaries)
 
     # ----- requests ----------------------------------------------------------------------------------
-    @_wire
+    async def handle_batch(self, requests: list[list[Any]], replica: str | None = None) -> dict[str, Any]:
+        """``MatchHost.handle_batch``: each ``[op, match_id, *args]`` answered in order, errors as data."""
+        return await self.host.handle_batch(requests, replica)
+
+    async def poll(self, subs, wait_s=None, replica=None):
+        return await self.host.poll(subs, wait_s, replica)
+
     async def create(self, match_id, role, conn, params, house_bots):
-        return await self.ahost.create(match_id, role, conn, params, house_bots)
+        """Place a new match here (the directory's call); the answer or its wire error."""
+        out = await self.host.handle_batch([["create", match_id, role, conn, params, house_bots]])
+        return out["results"][0]
 
-    @_wire
-    async def join(self, match_id, role, conn, token, takeover):
-        return await self.ahost.join(match_id, role, conn, token, takeover)
-
-    @_wire
-    async def leave(self, match_id, role, conn):
-        return await self.ahost.leave(match_id, role, conn)
-
-    @_wire
-    async def step(self, match_id, role, conn, action, seq):
-        return await self.ahost.step(match_id, role, conn, action, seq)
-
-    @_wire
-    async def observe(self, match_id, role, conn):
-        return await self.ahost.observe(match_id, role, conn)
-
-    @_wire
-    async def state(self, match_id, role, conn):
-        return await self.ahost.state(match_id, role, conn)
-
-    @_wire
-    async def next_events(self, match_id, role, conn, cursor, wait_s=None):
-        return await self.ahost.next_events(match_id, role, conn, cursor, wait_s)
-
-    async def poll(self, subs, wait_s=None):
-        return await self.ahost.poll(subs, wait_s)
-
-    @_wire
-    async def delete(self, match_id, admin_token):
-        return await self.ahost.delete(match_id, admin_token)
-
-    @_wire
-    async def summary(self, match_id):
-        return await self.ahost.summary(match_id)
-
-    @_wire
-    async def report(self, match_id):
-        return await self.ahost.report(match_id)
-
-    @_wire
-    async def public_events(self, match_id, token):
-        return await self.ahost.public_events(match_id, token)
+    async def restore(self, match_id: str, keep_conns: bool = True) -> dict[str, Any]:
+        """Rebuild ``match_id`` here from its journal (the directory's call after its actor died)."""
+        out = await self.host.handle_batch([["restore", match_id, keep_conns]])
+        return out["results"][0]
 
     async def recycle(self) -> dict[str, Any]:
         """Drop everything from earlier matches; the actor goes back to the pool."""
-        self.ahost.clear()
-        return self.ahost.debug_info()
+        self.host.clear()
+        return self.host.debug_info()
 
     async def debug_info(self) -> dict[str, Any]:
-        info = self.ahost.debug_info()
+        info = self.host.debug_info()
         info["key"] = self.key
         info["actor_id"] = ray.get_runtime_context().get_actor_id()
+        info["calls"] = self.host.call_counts()
         return info

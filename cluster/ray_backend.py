@@ -1,14 +1,17 @@
 """``RayBackend``: the Serve replica's way to its arena instance's directory, match and history actors.
 
-It keeps a cache of match id → match actor handle (misses ask the directory), turns wire errors
-back into ``ProtocolError`` and maps a dead actor to ``unknown_match``/``no_match``. It holds no
-game state: any replica can serve any socket of any match.
+It keeps a cache of match id → match actor link (misses ask the directory), sends every per-match
+request through the replica's ``EventMux`` (coalesced ``handle_batch`` calls, one shared event
+long-poll per actor: docs/operations.md#one-actor-per-match-or-packed), turns wire errors back into
+``ProtocolError`` and maps a dead actor to ``unknown_match``/``no_match``. It holds no game state: any
+replica can serve any socket of any match.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections import OrderedDict
 from typing import Any
 
@@ -30,6 +33,22 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+class ActorLink:
+    """A ``HostLink`` over a ``MatchActor`` handle: one Ray call per batch or poll."""
+
+    __slots__ = ("handle", "key")
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.key = handle._actor_id
+
+    async def batch(self, requests: list[list[Any]], replica: str) -> dict[str, Any]:
+        return await self.handle.handle_batch.remote(requests, replica)
+
+    async def poll(self, subs: list[tuple[str, str, str, int]], wait_s: float, replica: str) -> list[list[Any]]:
+        return await self.handle.poll.remote(subs, wait_s, replica)
+
+
 class RayBackend:
     def __init__(self, settings: ArenaSettings) -> None:
         self.settings = settings
@@ -37,7 +56,7 @@ class RayBackend:
         self.history = None
         self.matchmaker = None  # looked up on the first ``queue`` (docs/protocol.md#matchmaking-queue)
         self._handles: OrderedDict[str, Any] = OrderedDict()
-        self.mux = EventMux(settings.long_poll_s)
+        self.mux = EventMux(settings.long_poll_s, f"r-{secrets.token_hex(6)}")
 
     async def start(self) -> None:
         self.directory, self.history = await naming.ensure_singletons(self.settings)
@@ -59,27 +78,49 @@ class RayBackend:
                 await asyncio.sleep(0.2 * (attempt + 1))
         return None
 
-    async def _actor(self, match_id: str, missing: ErrorCode = ErrorCode.UNKNOWN_MATCH):
-        handle = self._handles.get(match_id)
-        if handle is None:
+    async def _actor(self, match_id: str, missing: ErrorCode = ErrorCode.UNKNOWN_MATCH) -> ActorLink:
+        link = self._handles.get(match_id)
+        if link is None:
             handle = await self.directory.lookup.remote(match_id)
             if handle is None:
                 raise ProtocolError(missing, f"no live match with id {match_id!r}")
-            self._remember(match_id, handle)
-        return handle
+            link = self._remember(match_id, handle)
+        return link
 
-    def _remember(self, match_id: str, handle: Any) -> None:
-        self._handles[match_id] = handle
+    def _remember(self, match_id: str, handle: Any) -> ActorLink:
+        link = self._handles[match_id] = ActorLink(handle)
         while len(self._handles) > HANDLE_CACHE:
             self._handles.popitem(last=False)
+        return link
 
-    async def _call(self, match_id: str, method: str, *args, missing: ErrorCode = ErrorCode.UNKNOWN_MATCH):
-        handle = await self._actor(match_id, missing)
+    async def _call(self, match_id: str, op: str, *args, missing: ErrorCode = ErrorCode.UNKNOWN_MATCH):
+        """``op`` on the match's actor, coalesced with the replica's other requests bound for that actor."""
+        link = await self._actor(match_id, missing)
         try:
-            return _unwrap(await getattr(handle, method).remote(match_id, *args))
+            return _unwrap(await self.mux.call(link, [op, match_id, *args]))
         except RayActorError:
             self._handles.pop(match_id, None)
-            raise ProtocolError(missing, f"match {match_id!r} is no longer live") from None
+        # The actor died: the directory rebuilds the match from its journal (docs/operations.md#faults-and-recovery)
+        # and the request goes to the new actor once. A step without seq cannot be resent safely.
+        link = await self._recovered(match_id, link)
+        if link is None:
+            raise ProtocolError(missing, f"match {match_id!r} is no longer live")
+        if op == "step" and args[-1] is None:
+            raise ProtocolError(ErrorCode.MATCH_RESTARTED, "the match's actor failed and the match was rebuilt from "
+                                "its journal; this step may or may not have been applied (send steps with seq)")
+        try:
+            return _unwrap(await self.mux.call(link, [op, match_id, *args]))
+        except RayActorError:
+            self._handles.pop(match_id, None)
+            raise ProtocolError(ErrorCode.MATCH_RESTARTED, "the match's actor failed again; resend") from None
+
+    async def _recovered(self, match_id: str, dead: ActorLink) -> ActorLink | None:
+        """The match's new actor after the directory rebuilt it (None: it is not live any more)."""
+        try:
+            handle = await self.directory.recover.remote(match_id, dead.key.hex())
+        except RayActorError:
+            return None
+        return None if handle is None else self._remember(match_id, handle)
 
     # ----- seats -------------------------------------------------------------------------------------
     async def create(self, role, conn, params, house_bots):
@@ -97,7 +138,7 @@ class RayBackend:
     async def step(self, match_id, role, conn, action, seq):
         return await self._call(match_id, "step", role, conn, action, seq, missing=ErrorCode.NO_MATCH)
 
-    async def observe(self, match_id, role, conn):
+    async def observe(self, match_id, role, conn):  # answered from the last event's copy when it has one
         return await self._call(match_id, "observe", role, conn, missing=ErrorCode.NO_MATCH)
 
     async def state(self, match_id, role, conn):
@@ -105,10 +146,19 @@ class RayBackend:
 
     async def next_events(self, match_id, role, conn, cursor):
         try:
-            handle = await self._actor(match_id)
+            link = await self._actor(match_id)
         except ProtocolError:
             return {"events": [], "cursor": cursor, "gone": "archived"}
-        return await self.mux.next_events(handle, (match_id, role, conn), cursor)
+        out = await self.mux.next_events(link, (match_id, role, conn), cursor)
+        if out.get("gone") == "archived":  # archived, or its actor died: then follow the rebuilt match
+            moved = await self._recovered(match_id, link)
+            if moved is not None and moved.key != link.key:
+                return {"events": out["events"], "cursor": 0, "gone": None}  # its events restart at 0
+        return out
+
+    def call_counts(self) -> dict[str, int]:
+        """This replica's calls to match actors by kind (``batches``, ``requests``, ``polls``, …)."""
+        return self.mux.call_counts()
 
     def unsubscribe(self, match_id, role, conn):
         self.mux.unsubscribe((match_id, role, conn))
@@ -131,12 +181,10 @@ class RayBackend:
         return await self.directory.list_live.remote()
 
     async def get_match(self, match_id):
-        handle = self._handles.get(match_id) or await self.directory.lookup.remote(match_id)
-        if handle is not None:
-            try:
-                return _unwrap(await handle.summary.remote(match_id))
-            except (ProtocolError, RayActorError):
-                pass
+        try:
+            return await self._call(match_id, "summary")
+        except ProtocolError:
+            pass
         summary = await self._call_history("summary", match_id)
         if summary is None:
             raise ProtocolError(ErrorCode.UNKNOWN_MATCH, f"no match with id {match_id!r}")

@@ -1,7 +1,9 @@
 """``LocalBackend``: matches and archive held in the server's own process (no Ray).
 
-The single-process baseline of the benchmark and the fast ``TestClient`` tests use it; it shares all
-match logic with the Ray path through ``AsyncMatchHost``.
+The single-process baseline of the benchmark and the fast ``TestClient`` tests use it. It shares all
+match logic with the Ray path through ``MatchHost``, and the event path too: requests and event
+subscriptions go through the same ``EventMux`` (coalesced batches, one shared long-poll, events and
+observations riding along with the answers), with a link that calls the host in-process.
 """
 
 from __future__ import annotations
@@ -10,11 +12,33 @@ from typing import Any
 
 from fraudarena.served import tokens
 from fraudarena.served.archive_store import ArchiveStore, remove_with_token
-from fraudarena.served.async_host import AsyncMatchHost
-from fraudarena.served.errors import ErrorCode, ProtocolError
+from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
+from fraudarena.served.event_mux import EventMux
+from fraudarena.served.match_host import MatchHost
 from fraudarena.served.matchmaking import Matchmaker
 from fraudarena.served.settings import ArenaSettings
 from fraudarena.served.views import archived_events
+
+
+class LocalLink:
+    """A ``HostLink`` that calls a ``MatchHost`` of this process directly."""
+
+    key = "local"
+
+    def __init__(self, host: MatchHost) -> None:
+        self.host = host
+
+    async def batch(self, requests: list[list[Any]], replica: str) -> dict[str, Any]:
+        return await self.host.handle_batch(requests, replica)
+
+    async def poll(self, subs: list[tuple[str, str, str, int]], wait_s: float, replica: str) -> list[list[Any]]:
+        return await self.host.poll(subs, wait_s, replica)
+
+
+def _unwrap(value: Any) -> Any:
+    if is_wire_error(value):
+        raise ProtocolError.from_wire(value)
+    return value
 
 
 class LocalBackend:
@@ -22,7 +46,9 @@ class LocalBackend:
         self.settings = settings
         self.store = ArchiveStore(settings.archive_file(), settings.archive_capacity)
         kwargs = {} if bot_factory is None else {"bot_factory": bot_factory}
-        self.ahost = AsyncMatchHost(settings, settings.max_live_matches, self._archive, **kwargs)
+        self.host = MatchHost(settings, settings.max_live_matches, on_archive=self._archive, **kwargs)
+        self.link = LocalLink(self.host)
+        self.mux = EventMux(settings.long_poll_s, "local")
         self.matchmaker = Matchmaker(settings, self._create_queued)
 
     async def start(self) -> None:
@@ -32,58 +58,65 @@ class LocalBackend:
         for e in entries:
             self.store.append(e["match_id"], e["summary"], e["record"], e.get("secret"))
 
+    async def _call(self, op: str, match_id: str, *args: Any) -> Any:
+        return _unwrap(await self.mux.call(self.link, [op, match_id, *args]))
+
     async def create(self, role, conn, params, house_bots):
-        if len(self.ahost.host.matches) >= self.settings.max_live_matches:
+        if len(self.host.matches) >= self.settings.max_live_matches:
             raise ProtocolError(ErrorCode.CAPACITY, f"{self.settings.max_live_matches} matches are live",
                                 retry_after_ms=5000)
-        return await self.ahost.create(tokens.new_match_id(), role, conn, params, house_bots)
+        return await self._call("create", tokens.new_match_id(), role, conn, params, house_bots)
 
     async def join(self, match_id, role, conn, token, takeover):
-        return await self.ahost.join(match_id, role, conn, token, takeover)
+        return await self._call("join", match_id, role, conn, token, takeover)
 
     async def leave(self, match_id, role, conn):
-        await self.ahost.leave(match_id, role, conn)
+        await self._call("leave", match_id, role, conn)
 
     async def step(self, match_id, role, conn, action, seq):
-        return await self.ahost.step(match_id, role, conn, action, seq)
+        return await self._call("step", match_id, role, conn, action, seq)
 
     async def observe(self, match_id, role, conn):
-        return await self.ahost.observe(match_id, role, conn)
+        return await self._call("observe", match_id, role, conn)
 
     async def state(self, match_id, role, conn):
-        return await self.ahost.state(match_id, role, conn)
+        return await self._call("state", match_id, role, conn)
 
     async def next_events(self, match_id, role, conn, cursor):
-        return await self.ahost.next_events(match_id, role, conn, cursor)
+        return await self.mux.next_events(self.link, (match_id, role, conn), cursor)
 
     def unsubscribe(self, match_id, role, conn):
-        return None
+        self.mux.unsubscribe((match_id, role, conn))
+
+    def call_counts(self) -> dict[str, int]:
+        """Calls made to the in-process host by kind (``batches``, ``requests``, ``polls``, …)."""
+        return self.mux.call_counts()
 
     async def delete(self, match_id, admin_token):
-        if match_id in self.ahost.host.matches:
-            await self.ahost.delete(match_id, admin_token)
+        if match_id in self.host.matches:
+            await self._call("delete", match_id, admin_token)
             return
         _archive_removal(remove_with_token(self.store, match_id, admin_token), match_id)
 
     async def list_live(self):
-        return self.ahost.host.summaries()
+        return self.host.summaries()
 
     async def get_match(self, match_id):
-        if match_id in self.ahost.host.matches:
-            return await self.ahost.summary(match_id)
+        if match_id in self.host.matches:
+            return self.host.summary(match_id)
         summary = self.store.summary(match_id)
         if summary is None:
             raise ProtocolError(ErrorCode.UNKNOWN_MATCH, f"no match with id {match_id!r}")
         return summary
 
     async def report(self, match_id):
-        if match_id in self.ahost.host.matches:
-            return await self.ahost.report(match_id)
+        if match_id in self.host.matches:
+            return self.host.report(match_id)
         return _archived_report(self.store.get(match_id), match_id)
 
     async def events(self, match_id, token):
-        if match_id in self.ahost.host.matches:
-            return await self.ahost.public_events(match_id, token)
+        if match_id in self.host.matches:
+            return self.host.public_events(match_id, token)
         entry = self.store.get(match_id)
         if entry is None:
             raise ProtocolError(ErrorCode.UNKNOWN_MATCH, f"no match with id {match_id!r}")
@@ -93,7 +126,7 @@ class LocalBackend:
         return self.store.recent(limit)
 
     async def counts(self):
-        return {"live_matches": len(self.ahost.host.matches), "archived_matches": len(self.store)}
+        return {"live_matches": len(self.host.matches), "archived_matches": len(self.store)}
 
     # ----- matchmaking queue (docs/protocol.md#matchmaking-queue) ---------------------------------------
     async def _create_queued(self, params, house_bots):

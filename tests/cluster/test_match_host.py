@@ -221,46 +221,110 @@ def test_public_events_before_done_are_role_filtered():
 
 
 def test_multiplexed_poll_wakes_only_for_its_matches_and_on_clear():
-    """``AsyncMatchHost.poll``: answers when a watched match gets events, ignores others, ends on recycle."""
+    """``MatchHost.poll``: answers when a watched match gets events, ignores others, ends on recycle."""
     import asyncio
 
-    from fraudarena.served.async_host import AsyncMatchHost
-
     async def scenario():
-        async def archive(_entries):
-            return None
-
-        ahost = AsyncMatchHost(SETTINGS, 4, archive)
+        host = _host()
         outs = {}
         for mid in ("m1", "m2"):
-            outs[mid] = await ahost.create(mid, "fraudster", f"{mid}-f", {"task_id": "task_1", "seed": 5}, {})
+            outs[mid] = await _one(host, ["create", mid, "fraudster", f"{mid}-f", {"task_id": "task_1", "seed": 5}, {}])
             for r in ("investigator", "auditor"):
-                await ahost.join(mid, r, f"{mid}-{r[0]}", outs[mid]["seat_tokens"][r], False)
-        host = ahost.host
+                await _one(host, ["join", mid, r, f"{mid}-{r[0]}", outs[mid]["seat_tokens"][r], False])
         cursors = {(m, r): len(host.matches[m].seats[r].events) for m in ("m1", "m2") for r in ROLES}
         subs = [("m1", r, f"m1-{r[0]}", cursors["m1", r]) for r in ROLES]
-        poll = asyncio.ensure_future(ahost.poll(subs, 5.0))
+        poll = asyncio.ensure_future(host.poll(subs, 5.0))
         await asyncio.sleep(0.01)
         bots = {r: make_bot("scripted", r, bot_seed("task_1", 5, r)) for r in ROLES}
         m2 = host.matches["m2"]
         while m2.phase_log == []:  # m2 moves to its next phase: not m1's poll's business
             role = m2.env.current_role
-            await ahost.step("m2", role, f"m2-{role[0]}", bots[role].act(m2.observation(role)), None)
+            await _one(host, ["step", "m2", role, f"m2-{role[0]}", bots[role].act(m2.observation(role)), None])
         await asyncio.sleep(0.01)
-        assert not poll.done() and ahost._watchers["m1"]
+        assert not poll.done() and host._watchers["m1"]
         m1 = host.matches["m1"]
         while m1.phase_log == []:
             role = m1.env.current_role
-            await ahost.step("m1", role, f"m1-{role[0]}", bots[role].act(m1.observation(role)), None)
+            await _one(host, ["step", "m1", role, f"m1-{role[0]}", bots[role].act(m1.observation(role)), None])
         ready = await asyncio.wait_for(poll, 1.0)
         assert {row[0] for row in ready} == {"m1"} and all(row[3] and row[5] is None for row in ready)
-        assert "m1" not in ahost._watchers  # the finished poll unregistered itself
+        assert "m1" not in host._watchers  # the finished poll unregistered itself
         later = [("m2", r, f"m2-{r[0]}", len(m2.seats[r].events)) for r in ROLES]
-        poll = asyncio.ensure_future(ahost.poll(later, 5.0))
+        poll = asyncio.ensure_future(host.poll(later, 5.0))
         await asyncio.sleep(0.01)
-        ahost.clear()  # a recycled actor: every watched seat is gone at once
+        host.clear()  # a recycled actor: every watched seat is gone at once
         ready = await asyncio.wait_for(poll, 1.0)
         assert sorted(row[1] for row in ready) == sorted(ROLES) and all(row[5] == "archived" for row in ready)
-        assert await ahost.poll(later, 0.05) != []  # unknown match: answered at once, no wait
+        assert await host.poll(later, 0.05) != []  # unknown match: answered at once, no wait
+
+    asyncio.run(scenario())
+
+
+async def _one(host: MatchHost, request: list, replica: str | None = None):
+    out = await host.handle_batch([request], replica)
+    [result] = out["results"]
+    if isinstance(result, dict) and "__error__" in result:
+        raise ProtocolError.from_wire(result)
+    return result
+
+
+def test_batch_answers_each_request_on_its_own_in_order_with_exact_seq():
+    """``handle_batch``: many matches' requests in one call; errors per request; seq idempotency as single calls."""
+    import asyncio
+
+    async def scenario():
+        host = _host()
+        made = (await host.handle_batch([["create", m, "fraudster", f"{m}-f", {"task_id": "task_1", "seed": 5}, {}]
+                                         for m in ("m1", "m2")]))["results"]
+        assert [r["match_id"] for r in made] == ["m1", "m2"]
+        end = {"action_type": "end_turn"}
+        out = await host.handle_batch([
+            ["step", "m1", "fraudster", "m1-f", end, 1],
+            ["step", "m1", "fraudster", "m1-f", end, 1],  # the same seq again in the same batch: a duplicate
+            ["step", "m2", "fraudster", "m2-f", {"action_type": "fly"}, 1],  # rejected alone
+            ["step", "m2", "fraudster", "m2-f", end, 2],
+            ["observe", "nope", "fraudster", "x"],
+            ["teleport", "m1"],
+        ])
+        first, dup, bad, ok, missing, unknown = out["results"]
+        assert first["last_seq"] == 1 and "duplicate" not in first and dup["duplicate"] is True
+        assert bad["__error__"]["code"] == "validation_error" and ok["last_seq"] == 2
+        assert missing["__error__"]["code"] == "no_match" and unknown["__error__"]["code"] == "execution_error"
+        assert host.state("m1", "fraudster", "m1-f", 1.0)["step_count"] == 1
+        assert host.state("m2", "fraudster", "m2-f", 1.0)["step_count"] == 1
+        assert out["versions"] == {m: host.matches[m].changed for m in ("m1", "m2")}
+        assert host.call_counts() == {"batches": 2, "requests": 8}
+
+    asyncio.run(scenario())
+
+
+def test_batch_carries_the_replicas_events_and_the_poll_does_not_repeat_them():
+    """A move's events for the seats a replica long-polls come back in the move's own answer (with the
+    observation of the seat whose turn came); the pending poll stays quiet, another replica's poll answers."""
+    import asyncio
+
+    async def scenario():
+        host = _host()
+        out = await _one(host, ["create", "m1", "fraudster", "c-f", {"task_id": "task_1", "seed": 5}, {}])
+        for r in ("investigator", "auditor"):
+            await _one(host, ["join", "m1", r, f"c-{r[0]}", out["seat_tokens"][r], False])
+        m1 = host.matches["m1"]
+        mine = [("m1", r, f"c-{r[0]}", len(m1.seats[r].events)) for r in ("fraudster", "investigator")]
+        other = [("m1", "auditor", "c-a", len(m1.seats["auditor"].events))]
+        poll_a = asyncio.ensure_future(host.poll(mine, 5.0, "A"))
+        poll_b = asyncio.ensure_future(host.poll(other, 5.0, "B"))
+        await asyncio.sleep(0.01)
+        answer = await host.handle_batch([["step", "m1", "fraudster", "c-f", {"action_type": "end_turn"}, 1]], "A")
+        rows = {row[1]: row for row in answer["events"]}
+        assert set(rows) == {"fraudster", "investigator"}
+        inv = rows["investigator"]
+        assert [e["kind"] for e in inv[3]] == ["your_turn"] and inv[4] == len(m1.seats["investigator"].events)
+        assert inv[6] == m1.observation("investigator") and inv[7] == m1.changed
+        assert rows["fraudster"][6] is None  # phase_changed: no observation rides along
+        ready_b = await asyncio.wait_for(poll_b, 1.0)  # the auditor's socket is on replica B: its poll answers
+        assert [row[1] for row in ready_b] == ["auditor"]
+        await asyncio.sleep(0.05)
+        assert not poll_a.done()  # replica A already has its events
+        poll_a.cancel()
 
     asyncio.run(scenario())

@@ -53,13 +53,14 @@ def test_recycled_actor_carries_nothing_over(ray_cluster, instance):
     actor = first["actor"]
     info = ray.get(actor.debug_info.remote())
     assert info["matches"] == [first["match_id"]]
-    assert ray.get(actor.delete.remote(first["match_id"], first["admin_token"]))["status"] == "abandoned"
+    [deleted] = ray.get(actor.handle_batch.remote([["delete", first["match_id"], first["admin_token"]]]))["results"]
+    assert deleted["status"] == "abandoned"
     _until(lambda: info["key"] in ray.get(directory.stats.remote())["pool_keys"], what="actor back in pool")
     second = _create(ray, directory, seed=2)
     again = ray.get(second["actor"].debug_info.remote())
     assert again["key"] == info["key"] and again["actor_id"] == info["actor_id"]  # the same process, recycled
     assert again["matches"] == [second["match_id"]] and again["recent"] == [] and again["generation"] == 1
-    gone = ray.get(actor.observe.remote(first["match_id"], "fraudster", "c"))
+    [gone] = ray.get(actor.handle_batch.remote([["observe", first["match_id"], "fraudster", "c"]]))["results"]
     assert gone["__error__"]["code"] == "no_match"
     assert ray.get(history.summary.remote(first["match_id"]))["status"] == "abandoned"
 
