@@ -477,7 +477,7 @@ async def role_connection(url: str, gen: Gen, tally: Tally, frames_left: int, re
     """One role socket: send up to ``frames_left`` fuzzed frames one at a time; returns how many were sent."""
     r = gen.r
     role = r.choice(ROLES)
-    suffix = r.choice(("", "", "", "?events=0", "?events=1", "?events=" + gen.text(3)))
+    suffix = r.choice(("", "", "", "?events=0", "?events=1", "?events=" + urllib.parse.quote(gen.text(3))))
     n = min(frames_left, r.choice((1, 5, 20, 60, 200)))
     sent = 0
     frame: Any = None
