@@ -1,0 +1,253 @@
+"""Soak test of the served arena: continuous matches over real sockets through Ray Serve (issue 10).
+
+Ray Serve (HAProxy ingress) is started as ``benchmarks/bench_serve.py`` does; ``--matches N`` task_1 matches
+are then started at an even pace over ``--minutes M`` (one every M*60/N s, at most ``--concurrency`` at
+once), each played by three scripted-bot clients (``agents/client.py``) over three WebSockets on 127.0.0.1.
+Reported per minute: matches completed, errors (by kind), p50/p99 step latency, and memory: the Serve
+replica's RSS, the match actors' (count and total RSS), and the total RSS of every process of the server's
+session (Ray's own included). At the end: every completed match is in the archive, the live match count is
+back to zero, and memory growth from the end of the first minutes (warm-up, ``--warmup-min``) to the end.
+Loopback only; stops by itself (the run is bounded by N and M; a match has ``--match-timeout-s``).
+
+    python benchmarks/soak.py --matches 200 --minutes 10 [--concurrency 20] [--packed 1] [--json]
+    python benchmarks/soak.py --matches 20 --minutes 1        # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_serve import Server, _seat
+
+from fraudarena.agents import make_bot
+from fraudarena.agents.client import ROLES, RoleClient
+from fraudarena.arena.rng import bot_seed
+
+SOAK_ARGS = {"done_linger_s": 5.0, "archive_capacity": 100_000}
+
+
+# ----- memory ------------------------------------------------------------------------------------------
+def _read(path: str) -> str:
+    with open(path, "rb") as fh:
+        return fh.read().decode(errors="replace")
+
+
+def session_processes(sid: int) -> list[tuple[int, str, float]]:
+    """(pid, command line, RSS MiB) of every process in session ``sid`` (the server's process tree)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = _read(f"/proc/{pid}/stat")
+            if int(stat.rsplit(")", 1)[1].split()[3]) != sid:  # field 6: session id
+                continue
+            cmd = _read(f"/proc/{pid}/cmdline").replace("\0", " ")
+            rss = next(int(ln.split()[1]) / 1024 for ln in _read(f"/proc/{pid}/status").splitlines()
+                       if ln.startswith("VmRSS:"))
+            out.append((int(pid), cmd, rss))
+    return out
+
+
+def memory(sid: int) -> dict[str, Any]:
+    procs = session_processes(sid)
+    replica = [rss for _, cmd, rss in procs if "ServeReplica" in cmd and "ArenaIngress" in cmd]
+    actors = [rss for _, cmd, rss in procs if "MatchActor" in cmd]
+    return {"replica_rss_mib": round(sum(replica), 1), "match_actors": len(actors),
+            "match_actors_rss_mib": round(sum(actors), 1), "total_rss_mib": round(sum(r for *_, r in procs), 1),
+            "processes": len(procs)}
+
+
+# ----- load --------------------------------------------------------------------------------------------
+class Soak:
+    def __init__(self, url: str, match_timeout_s: float) -> None:
+        self.url = url
+        self.match_timeout_s = match_timeout_s
+        self.t0 = time.monotonic()
+        self.steps: list[tuple[float, float]] = []  # (time since start, latency s)
+        self.done: list[float] = []  # completion times
+        self.errors: list[tuple[float, str]] = []
+        self.match_ids: list[str] = []
+        self.in_flight = 0
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    async def match(self, seed: int) -> None:
+        self.in_flight += 1
+        clients = {r: RoleClient(self.url, r, open_timeout=60, reply_timeout=120) for r in ROLES}
+        lat: list[float] = []
+        try:
+            async with asyncio.timeout(self.match_timeout_s):
+                for c in clients.values():
+                    await c.connect()
+                obs = {"fraudster": await clients["fraudster"].reset(task_id="task_1", seed=seed)}
+                tokens, mid = obs["fraudster"]["seat_tokens"], obs["fraudster"]["match_id"]
+                self.match_ids.append(mid)
+                for r in ("investigator", "auditor"):
+                    obs[r] = await clients[r].join(mid, tokens[r])
+                bots = {r: make_bot("scripted", r, bot_seed("task_1", seed, r)) for r in ROLES}
+                await asyncio.gather(*(_seat(clients[r], bots[r], obs[r], lat) for r in ROLES))
+            t = self.now()
+            self.done.append(t)
+        except Exception as exc:  # counted by kind (exception type and server error code) and reported
+            kind = f"{type(exc).__name__}:{getattr(exc, 'code', '')}".rstrip(":")
+            self.errors.append((self.now(), kind))
+        finally:
+            t = self.now()
+            self.steps.extend((t, x) for x in lat)
+            for c in clients.values():
+                with contextlib.suppress(Exception):
+                    await c.close()
+            self.in_flight -= 1
+
+
+def _pct(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 1)
+
+
+async def run_load(server: Server, n: int, minutes: float, concurrency: int, match_timeout_s: float,
+                   sid: int) -> dict[str, Any]:
+    soak = Soak(server.ws, match_timeout_s)
+    interval = minutes * 60 / n
+    per_minute: list[dict[str, Any]] = []
+    tasks: set[asyncio.Task] = set()
+    started = 0
+    skipped = 0
+    minute_end = 60.0
+    while True:
+        now = soak.now()
+        if now >= minute_end:
+            per_minute.append({"minute": len(per_minute) + 1, "t_s": round(now, 1), **memory(sid),
+                               "live_matches": await asyncio.to_thread(_live, server.http)})
+            minute_end += 60.0
+        if started < n and now >= started * interval:
+            if soak.in_flight < concurrency:
+                tasks.add(asyncio.create_task(soak.match(10_000 + started)))
+            else:
+                skipped += 1  # the server falls behind: counted, the pace is kept
+            started += 1
+            continue
+        tasks = {t for t in tasks if not t.done()}
+        if started >= n and not tasks:
+            break
+        if now > minutes * 60 + match_timeout_s + 30:  # bounded whatever happens
+            for t in tasks:
+                t.cancel()
+            break
+        await asyncio.sleep(0.05)
+    end_t = soak.now()
+    per_minute.append({"minute": len(per_minute) + 1, "t_s": round(end_t, 1), **memory(sid),
+                       "live_matches": await asyncio.to_thread(_live, server.http)})
+    prev = 0.0
+    for row in per_minute:  # what happened in (prev, row.t_s]
+        lo, hi = prev, row["t_s"]
+        lat = [x for t, x in soak.steps if lo < t <= hi]
+        row.update(completed=sum(lo < t <= hi for t in soak.done),
+                   errors=sum(lo < t <= hi for t, _ in soak.errors),
+                   steps=len(lat), p50_ms=_pct(lat, 0.5), p99_ms=_pct(lat, 0.99))
+        prev = hi
+    kinds: dict[str, int] = {}
+    for _, k in soak.errors:
+        kinds[k] = kinds.get(k, 0) + 1
+    all_lat = [x for _, x in soak.steps]
+    return {"per_minute": per_minute, "completed": len(soak.done), "errors": len(soak.errors), "error_kinds": kinds,
+            "skipped_for_concurrency": skipped, "p50_ms": _pct(all_lat, 0.5), "p99_ms": _pct(all_lat, 0.99),
+            "steps": len(all_lat), "wall_s": round(end_t, 1), "match_ids": soak.match_ids}
+
+
+def _live(http: str) -> int | None:
+    with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+        return httpx.get(f"{http}/api/v1/health", timeout=10).json()["live_matches"]
+    return None
+
+
+def archived(http: str, match_ids: list[str]) -> int:
+    """How many of ``match_ids`` the archive holds as finished (``done``)."""
+    n = 0
+    with httpx.Client(base_url=http, timeout=30) as client:
+        for mid in match_ids:
+            r = client.get(f"/api/v1/matches/{mid}")
+            if r.status_code == 200 and r.json().get("status") == "done":
+                n += 1
+    return n
+
+
+def run(n: int, minutes: float, concurrency: int, packed: int, match_timeout_s: float, warmup_min: int,
+        proxy: str) -> dict[str, Any]:
+    args = dict(SOAK_ARGS, matches_per_actor=packed, pool_size=4 if packed == 1 else 2)
+    with Server("serve", args, proxy=proxy) as server:
+        assert server.proc is not None
+        sid = server.proc.pid  # start_new_session: the server's whole process tree has this session id
+        before = memory(sid)
+        res = asyncio.run(run_load(server, n, minutes, concurrency, match_timeout_s, sid))
+        deadline = time.monotonic() + SOAK_ARGS["done_linger_s"] + 60
+        while (_live(server.http) or 0) > 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        res["live_after"] = _live(server.http)
+        res["archived_done"] = archived(server.http, res["match_ids"])
+        res["after"] = memory(sid)
+        res["startup_s"] = round(server.startup_s, 1)
+    res.pop("match_ids")
+    res["before"] = before
+    rows = res["per_minute"]
+    if len(rows) > warmup_min:
+        base = rows[warmup_min - 1] if warmup_min > 0 else before
+        res["growth_after_warmup_mib"] = {k: round(rows[-1][k] - base[k], 1)
+                                          for k in ("replica_rss_mib", "match_actors_rss_mib", "total_rss_mib")}
+    res.update(matches=n, minutes=minutes, concurrency=concurrency, packed=packed, proxy=proxy,
+               load_avg=[round(x, 1) for x in os.getloadavg()])
+    return res
+
+
+def print_table(res: dict[str, Any]) -> None:
+    print(f"soak: {res['matches']} task_1 matches over {res['minutes']} min (at most {res['concurrency']} at once), "
+          f"Serve + {res['proxy']}, matches_per_actor {res['packed']}, startup {res['startup_s']} s")
+    print(f"{'min':>4} {'done':>5} {'err':>4} {'steps':>6} {'p50 ms':>8} {'p99 ms':>8} {'live':>5} {'replica':>8} "
+          f"{'actors':>7} {'actors MiB':>11} {'total MiB':>10}")
+    for r in res["per_minute"]:
+        print(f"{r['minute']:>4} {r['completed']:>5} {r['errors']:>4} {r['steps']:>6} {r['p50_ms']!s:>8} "
+              f"{r['p99_ms']!s:>8} {r['live_matches']!s:>5} {r['replica_rss_mib']:>8} {r['match_actors']:>7} "
+              f"{r['match_actors_rss_mib']:>11} {r['total_rss_mib']:>10}")
+    print(f"completed {res['completed']}, errors {res['errors']} {res['error_kinds'] or ''}, skipped (concurrency cap) "
+          f"{res['skipped_for_concurrency']}; p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms over {res['steps']} steps")
+    print(f"archived as done: {res['archived_done']} of {res['completed']}; live matches after: {res['live_after']}; "
+          f"memory growth after warm-up (MiB): {res.get('growth_after_warmup_mib')}; load average {res['load_avg']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--matches", type=int, default=200, help="matches to play, started at an even pace")
+    parser.add_argument("--minutes", type=float, default=10.0, help="over this many minutes")
+    parser.add_argument("--concurrency", type=int, default=20, help="at most this many matches at once")
+    parser.add_argument("--packed", type=int, default=1, help="matches_per_actor (1 = the default settings)")
+    parser.add_argument("--match-timeout-s", type=float, default=180.0)
+    parser.add_argument("--warmup-min", type=int, default=2, help="minutes excluded from the memory growth")
+    parser.add_argument("--proxy", default="haproxy", choices=("haproxy", "default"))
+    parser.add_argument("--json", action="store_true")
+    ns = parser.parse_args(argv)
+    res = run(ns.matches, ns.minutes, ns.concurrency, ns.packed, ns.match_timeout_s, ns.warmup_min, ns.proxy)
+    if ns.json:
+        print(json.dumps(res, indent=1))
+    else:
+        print_table(res)
+    ok = res["errors"] == 0 and res["skipped_for_concurrency"] == 0 and res["archived_done"] == res["completed"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
