@@ -29,6 +29,7 @@ from numba import njit
 
 from fraudarena.agents.bots import belief, textkit
 from fraudarena.agents.bots.reactive import MAX_REDRAWS
+from fraudarena.agents.bots.ringhunter import _NOISE_GE3, _OVERLAP_HI_BUCKET_FRAUD, RING_KINDS, RingHunterInvestigator
 from fraudarena.agents.bots.scripted import DECIDE_THRESHOLD
 from fraudarena.agents.rl.features import CoreFeatures, _eer, ad_posterior, rounds_remaining
 from fraudarena.arena.core import CoreBatch
@@ -44,13 +45,18 @@ from fraudarena.arena.core.actions import (
     PER_AD,
 )
 from fraudarena.arena.core.layout import (
+    AI_AOI,
+    AI_ARRIVED,
     AI_CAT,
+    AI_ID0,
     AI_MARKERS,
     AI_NPULL,
+    AI_OVERLAP,
     AI_PROPOSAL,
     AI_PULLED,
     AI_SLOT,
     AI_STATUS,
+    IDENT_TARGETS,
     MI_ALLOWED,
     MI_BUDGET,
     MI_CAMO_ALLOW,
@@ -77,12 +83,19 @@ from fraudarena.arena.core.layout import (
     ST_PENDING,
 )
 from fraudarena.arena.core.tables import CAT_GROUP, CAT_SEVERITY, N_CAT
-from fraudarena.arena.spec import CATEGORIES, MAX_PULLS_PER_AD, TARGETS
+from fraudarena.arena.evidence import SHARED_OVERLAP_RANGE
+from fraudarena.arena.spec import CATEGORIES, MAX_PULLS_PER_AD, TARGETS, TASKS
 
-__all__ = ["CoreBots", "fraudster_decide", "investigator_decide"]
+__all__ = ["FRAUDSTER_KINDS", "INVESTIGATOR_KINDS", "CoreBots", "camouflage_decide", "fraudster_decide",
+           "investigator_decide", "ringhunter_decide"]
 
-INVESTIGATOR_KINDS = ("scripted", "bayesian")
-FRAUDSTER_KINDS = ("scripted", "reactive")
+#: the bot of each seat kind (``make_bot`` kind strings; "scripted" is the role's §12 bot)
+BOT_NONE, BOT_SCRIPTED, BOT_RINGHUNTER = 0, 1, 2
+BOT_REACTIVE, BOT_CAMOUFLAGE = 1, 2
+INVESTIGATOR_BOTS = {"scripted": BOT_SCRIPTED, "bayesian": BOT_SCRIPTED, "ringhunter": BOT_RINGHUNTER}
+FRAUDSTER_BOTS = {"scripted": BOT_REACTIVE, "reactive": BOT_REACTIVE, "camouflage": BOT_CAMOUFLAGE}
+INVESTIGATOR_KINDS = tuple(INVESTIGATOR_BOTS)
+FRAUDSTER_KINDS = tuple(FRAUDSTER_BOTS)
 
 #: ``belief.shared_belief`` with and without gray ads (one source: belief.py)
 SHARED_GRAY = np.array(belief.shared_belief((0.0, 0.0, 0.0)))
@@ -91,10 +104,31 @@ SHARED_NO_GRAY = np.array(belief.shared_belief((0.0, 0.0, belief.NEG_INF)))
 IDENT_PULL_BITS = 0b11110
 #: per-match Investigator state columns (ScriptedInvestigator._turn_key/_turn_start_budget/_allowance)
 IS_ROUND, IS_START, IS_ALLOW = range(3)
-#: per-match Fraudster state columns (ReactiveFraudster._turn_round/_last_used/_turn_quota/_proposed_this_turn)
-FS_ROUND, FS_LAST_USED, FS_QUOTA, FS_PROPOSED = range(4)
+#: per-match Fraudster state columns (ReactiveFraudster._turn_round/_last_used/_turn_quota/_proposed_this_turn,
+#: CamouflageFraudster._quota_total, -1 for None)
+FS_ROUND, FS_LAST_USED, FS_QUOTA, FS_PROPOSED, FS_TOTAL = range(5)
 #: the fraudster kernel's decision kinds (``fdec[m, 0]``)
 FD_NONE, FD_END, FD_COMMIT, FD_PROPOSE = -1, 0, 1, 2
+
+#: the RingHunterInvestigator's parameters: its defaults (the house bot of kind "ringhunter"), read from the bot
+_RH = RingHunterInvestigator()
+assert _RH.ring_hints and _RH.hold_for_hunt and _RH.link_reserve == 0 and _RH.decision == "argmax", \
+    "core_bots.ringhunter_decide implements the RingHunterInvestigator's default parameters only"
+RH_DECIDE_THRESHOLD = _RH.decide_threshold
+RH_APPROVE_THRESHOLD = _RH.approve_threshold
+HUNT_THRESHOLD = _RH.hunt_threshold
+COMPLETE_THRESHOLD = _RH.complete_threshold
+MAX_HUNT = _RH.max_hunt
+HUNT_MAX_ROUND = _RH.hunt_max_round
+ASSUME_RING_SIZE = _RH.assume_ring_size
+HUNT_ORDER = np.array([TARGETS.index(t) for t in _RH.hunt_order], np.int64)
+assert tuple(RING_KINDS) == tuple(TARGETS[t] for t in IDENT_TARGETS)  # the key order of _open_identifiers
+IDENT_TARGETS_A = np.array(IDENT_TARGETS, np.int64)
+T_PAYMENT, T_TARGETING = TARGETS.index("payment_method"), TARGETS.index("targeting_overlap")
+#: the audience overlap range the bot reads as a shared fingerprint (its hint and _open_identifiers)
+OVERLAP_LO, OVERLAP_HI = SHARED_OVERLAP_RANGE
+#: categories of group M (the CamouflageFraudster's low-suspicion pool) as a bit mask of ``MI_ALLOWED``
+M_GROUP_MASK = sum(1 << c for c, cat in enumerate(CATEGORIES) if cat.group == "M")
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -102,13 +136,16 @@ FD_NONE, FD_END, FD_COMMIT, FD_PROPOSE = -1, 0, 1, 2
 
 
 @njit(cache=True)
-def _posteriors(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, post, m) -> None:
-    """The bot's posterior of every queue ad (queue order) into ``post[m]`` (``ScriptedInvestigator.beliefs``).
+def _posteriors(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, post, inring, m) -> None:
+    """The bot's posterior of every queue ad (queue order) into ``post[m]`` (``ScriptedInvestigator.beliefs``);
+    ``inring[m, q]``: the ad shares a revealed identifier with another ad (``belief.shared_identifier_groups``).
 
     An ad's own posterior depends on its pulled targets and whether its copy shows markers only (the Findings and
     classifier draws are fixed once pulled), so it is cached per slot under that key.
     """
     n = mi[m, MI_NQUEUE]
+    for q in range(n):
+        inring[m, q] = False
     for q in range(n):
         s = queue[m, q]
         key = ai[m, s, AI_PULLED] | (64 if ai[m, s, AI_MARKERS] != 0 else 0)
@@ -132,6 +169,7 @@ def _posteriors(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no
                 post[m, q, 0] = shared[0]
                 post[m, q, 1] = shared[1]
                 post[m, q, 2] = shared[2]
+                inring[m, q] = True
                 break
 
 
@@ -167,13 +205,13 @@ def _entropy(p0, p1, p2) -> float:
 
 
 @njit(cache=True)
-def _best_non_legit(mi, ai, queue, post, m, threshold) -> int:
+def _best_non_legit(mi, ai, queue, post, m, threshold, skip) -> int:
     """``ScriptedInvestigator._best_non_legit``: queue position of the pending non-legit-argmax ad with the highest
-    max posterior ≥ ``threshold`` (first in queue order on ties), or -1."""
+    max posterior ≥ ``threshold`` (first in queue order on ties), or -1; queue position ``skip`` is left out."""
     best = -1
     best_p = -1.0
     for q in range(mi[m, MI_NQUEUE]):
-        if ai[m, queue[m, q], AI_STATUS] != ST_PENDING:
+        if q == skip or ai[m, queue[m, q], AI_STATUS] != ST_PENDING:
             continue
         p0 = post[m, q, 0]
         p1 = post[m, q, 1]
@@ -239,65 +277,252 @@ def _pull_code(mi, ai, queue, post, m) -> int:
 
 
 @njit(cache=True)
-def investigator_decide(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, state, post, vmax,
-                        m) -> int:
-    """The ScriptedInvestigator's action code for match ``m`` (rules 1–6 of ``agents/bots/scripted.py``).
-
-    Updates the per-turn allowance ``state[m]``; for a verdict ``vmax[m]`` is the max posterior (the confidence
-    before rounding).
-    """
+def _start_turn(mi, state, m) -> int:
+    """``ScriptedInvestigator._start_turn_if_new`` (the match's task never changes, so the turn key is the round);
+    returns the budget left."""
     budget = mi[m, MI_BUDGET] - mi[m, MI_USED]
     rnd = mi[m, MI_ROUND]
-    # _start_turn_if_new (the match's task never changes, so the turn key is the round)
     if (rnd == 1 and budget == mi[m, MI_BUDGET]) or rnd != state[m, IS_ROUND]:
         state[m, IS_ROUND] = rnd
         state[m, IS_START] = budget
         rounds = max(1, rounds_remaining(mi, m))
         state[m, IS_ALLOW] = budget if rounds <= 1 else -(-budget // rounds)
-    _posteriors(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, post, m)
+    return budget
+
+
+@njit(cache=True)
+def _link_code(mi, ai, queue, m) -> int:
+    """Rule 1: the link code of the smallest unconnected pair sharing a revealed identifier, or -1."""
     n = mi[m, MI_NQUEUE]
-    # (1) link the smallest unconnected pair sharing a revealed identifier
     if mi[m, MI_NRINGS] > 0 and mi[m, MI_MAX_LINKS] - mi[m, MI_NLINKS] > 0 and n >= 2:
         for q in range(n):
             if K.partner(mi, ai, queue, m, queue[m, q]) >= 0:
                 return 1 + PER_AD * q + K_LINK
-    # (2) confident non-legit verdict
-    q = _best_non_legit(mi, ai, queue, post, m, DECIDE_THRESHOLD)
-    if q >= 0:
-        return _verdict_code(post, m, q, vmax)
-    last_turn = rounds_remaining(mi, m) <= 1
-    spent = state[m, IS_START] - budget
+    return -1
+
+
+@njit(cache=True)
+def _n_suspect(mi, ai, queue, post, m) -> int:
+    """Pending ads whose argmax label is not legit."""
     n_suspect = 0
-    for q in range(n):
+    for q in range(mi[m, MI_NQUEUE]):
         if (ai[m, queue[m, q], AI_STATUS] == ST_PENDING
                 and _argmax(post[m, q, 0], post[m, q, 1], post[m, q, 2]) != 0):
             n_suspect += 1
+    return n_suspect
+
+
+@njit(cache=True)
+def _reserve(mi, m) -> int:
+    """``ScriptedInvestigator._reserve``: proposals that may still come + half the arrivals left (rounded up)."""
     props_left = 0 if mi[m, MI_COMMITTED] != 0 else max(0, mi[m, MI_MAX_PROPS] - mi[m, MI_NPROPS])
-    reserve = props_left + (mi[m, MI_UNPUB] + 1) // 2
-    guard = budget > n_suspect + reserve
-    # (3) pull
-    if spent < state[m, IS_ALLOW] and guard:
-        code = _pull_code(mi, ai, queue, post, m)
-        if code >= 0:
-            return code
-    # (4) forced suspect verdict
+    return props_left + (mi[m, MI_UNPUB] + 1) // 2
+
+
+@njit(cache=True)
+def _late_verdict(mi, ai, queue, post, vmax, m, last_turn, guard, approve_threshold) -> int:
+    """Rules 4 and 5 (``ScriptedInvestigator._late_verdict``): a forced suspect verdict on the last turn or when the
+    guard fails, then a confident approve while it holds; -1 if neither applies."""
     if last_turn or not guard:
-        q = _best_non_legit(mi, ai, queue, post, m, 0.0)
+        q = _best_non_legit(mi, ai, queue, post, m, 0.0, -1)
         if q >= 0:
             return _verdict_code(post, m, q, vmax)
-    # (5) confident approve
     if guard:
         best = -1
         best_p = -1.0
-        for q in range(n):
+        for q in range(mi[m, MI_NQUEUE]):
             if ai[m, queue[m, q], AI_STATUS] != ST_PENDING:
                 continue
             if post[m, q, 0] > best_p:
                 best = q
                 best_p = post[m, q, 0]
-        if best >= 0 and best_p >= DECIDE_THRESHOLD:
+        if best >= 0 and best_p >= approve_threshold:
             return _verdict_code(post, m, best, vmax)
+    return -1
+
+
+@njit(cache=True)
+def investigator_decide(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, state, post, inring,
+                        vmax, m) -> int:
+    """The ScriptedInvestigator's action code for match ``m`` (rules 1–6 of ``agents/bots/scripted.py``).
+
+    Updates the per-turn allowance ``state[m]``; for a verdict ``vmax[m]`` is the max posterior (the confidence
+    before rounding).
+    """
+    budget = _start_turn(mi, state, m)
+    _posteriors(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, post, inring, m)
+    # (1) link the smallest unconnected pair sharing a revealed identifier
+    code = _link_code(mi, ai, queue, m)
+    if code >= 0:
+        return code
+    # (2) confident non-legit verdict
+    q = _best_non_legit(mi, ai, queue, post, m, DECIDE_THRESHOLD, -1)
+    if q >= 0:
+        return _verdict_code(post, m, q, vmax)
+    last_turn = rounds_remaining(mi, m) <= 1
+    spent = state[m, IS_START] - budget
+    guard = budget > _n_suspect(mi, ai, queue, post, m) + _reserve(mi, m)
+    # (3) pull
+    if spent < state[m, IS_ALLOW] and guard:
+        code = _pull_code(mi, ai, queue, post, m)
+        if code >= 0:
+            return code
+    # (4), (5)
+    code = _late_verdict(mi, ai, queue, post, vmax, m, last_turn, guard, DECIDE_THRESHOLD)
+    if code >= 0:
+        return code
     # (6)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# RingHunterInvestigator
+
+
+@njit(cache=True)
+def _rescale_fraud(post, m, q, factor) -> None:
+    """``ringhunter._rescale_fraud`` on ``post[m, q]``: the fraud weight × ``factor``, renormalised."""
+    p0 = post[m, q, 0]
+    w1 = post[m, q, 1] * factor
+    p2 = post[m, q, 2]
+    z = p0 + w1 + p2
+    if z > 0:
+        post[m, q, 0] = p0 / z
+        post[m, q, 1] = w1 / z
+        post[m, q, 2] = p2 / z
+
+
+@njit(cache=True)
+def _ring_hints(mi, ai, queue, post, inring, hint, m) -> None:
+    """``RingHunterInvestigator.beliefs``' ring hints on the ads not shown to share an identifier: a payment
+    instrument held by ≥ 3 accounts (× ``hint[m, 0]``), an audience overlap in the shared range (× ``hint[m, 1]``)."""
+    for q in range(mi[m, MI_NQUEUE]):
+        if inring[m, q]:
+            continue
+        s = queue[m, q]
+        pb = ai[m, s, AI_PULLED]
+        if (pb >> T_PAYMENT) & 1 and ai[m, s, AI_AOI] >= 3:
+            _rescale_fraud(post, m, q, hint[m, 0])
+        if (pb >> T_TARGETING) & 1 and OVERLAP_LO <= ai[m, s, AI_OVERLAP] <= OVERLAP_HI:
+            _rescale_fraud(post, m, q, hint[m, 1])
+
+
+@njit(cache=True)
+def _can_pull(ai, m, s, t) -> bool:
+    return ai[m, s, AI_NPULL] < MAX_PULLS_PER_AD and not (ai[m, s, AI_PULLED] >> t) & 1
+
+
+@njit(cache=True)
+def _hunt_code(mi, ai, queue, post, inring, keys, m) -> int:
+    """``RingHunterInvestigator._hunt_action``: (a) completion of a revealed identifier that more ads should hold,
+    (b) a first identifier pull on a likely-fraud round-1 pending ad; the pull's code or -1.
+
+    ``keys`` is scratch for the revealed identifiers in first-seen order (``_open_identifiers``' dict order):
+    (kind, value, holders, expected holders or -1).
+    """
+    n = mi[m, MI_NQUEUE]
+    nk = 0
+    for q in range(n):
+        s = queue[m, q]
+        pb = ai[m, s, AI_PULLED]
+        for k in range(4):
+            if not (pb >> IDENT_TARGETS_A[k]) & 1:
+                continue
+            v = ai[m, s, AI_ID0 + k]
+            j = 0
+            while j < nk and not (keys[j, 0] == k and keys[j, 1] == v):
+                j += 1
+            if j == nk:
+                keys[j, 0] = k
+                keys[j, 1] = v
+                keys[j, 2] = 0
+                keys[j, 3] = -1
+                nk += 1
+            keys[j, 2] += 1
+            if k == 0:
+                aoi = ai[m, s, AI_AOI]
+                if aoi >= 3 or keys[j, 3] >= 0:
+                    keys[j, 3] = max(max(keys[j, 3], 0), aoi)
+            elif k == 2 and OVERLAP_LO <= ai[m, s, AI_OVERLAP] <= OVERLAP_HI:
+                keys[j, 3] = max(max(keys[j, 3], 0), 2)
+    # (a) completion
+    best = -1
+    best_pf = 0.0
+    for j in range(nk):
+        want = max(keys[j, 3], 0)
+        if keys[j, 2] >= 2:
+            want = max(want, ASSUME_RING_SIZE)
+        if keys[j, 2] >= want:
+            continue
+        t = IDENT_TARGETS_A[keys[j, 0]]
+        for q in range(n):
+            s = queue[m, q]
+            if inring[m, q] or not _can_pull(ai, m, s, t):
+                continue
+            pf = post[m, q, 1]
+            if pf < COMPLETE_THRESHOLD:
+                continue
+            if best < 0 or pf > best_pf:
+                best = 1 + PER_AD * q + t
+                best_pf = pf
+    if best >= 0:
+        return best
+    # (b) hunting
+    for q in range(n):
+        s = queue[m, q]
+        if ai[m, s, AI_STATUS] != ST_PENDING or inring[m, q]:
+            continue
+        pf = post[m, q, 1]
+        if pf < HUNT_THRESHOLD or ai[m, s, AI_ARRIVED] > HUNT_MAX_ROUND:
+            continue
+        if K.popcount(ai[m, s, AI_PULLED] & IDENT_PULL_BITS) >= MAX_HUNT:
+            continue
+        for i in range(HUNT_ORDER.shape[0]):
+            t = HUNT_ORDER[i]
+            if _can_pull(ai, m, s, t):
+                if best < 0 or pf > best_pf:
+                    best = 1 + PER_AD * q + t
+                    best_pf = pf
+                break
+    return best
+
+
+@njit(cache=True)
+def ringhunter_decide(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, state, post, inring,
+                      hint, keys, vmax, m) -> int:
+    """The RingHunterInvestigator's action code for match ``m`` (rules 1–6 of ``agents/bots/ringhunter.py``, with
+    its default parameters); state and ``vmax`` as :func:`investigator_decide`."""
+    budget = _start_turn(mi, state, m)
+    _posteriors(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray, post, inring, m)
+    rings = mi[m, MI_NRINGS] > 0
+    if rings:
+        _ring_hints(mi, ai, queue, post, inring, hint, m)
+    # (1) link
+    code = _link_code(mi, ai, queue, m)
+    if code >= 0:
+        return code
+    last_turn = rounds_remaining(mi, m) <= 1
+    spent = state[m, IS_START] - budget
+    guard = budget > _n_suspect(mi, ai, queue, post, m) + _reserve(mi, m)
+    may_pull = spent < state[m, IS_ALLOW] and guard
+    hunt = -1
+    if may_pull and rings:
+        hunt = _hunt_code(mi, ai, queue, post, inring, keys, m)
+    # (2) confident non-legit verdict, except on the ad about to be hunted
+    q = _best_non_legit(mi, ai, queue, post, m, RH_DECIDE_THRESHOLD, (hunt - 1) // PER_AD if hunt > 0 else -1)
+    if q >= 0:
+        return _verdict_code(post, m, q, vmax)
+    # (3) pull: hunting first, then the entropy pull
+    if may_pull:
+        if hunt >= 0:
+            return hunt
+        code = _pull_code(mi, ai, queue, post, m)
+        if code >= 0:
+            return code
+    # (4), (5)
+    code = _late_verdict(mi, ai, queue, post, vmax, m, last_turn, guard, RH_APPROVE_THRESHOLD)
+    if code >= 0:
+        return code
     return 0
 
 
@@ -306,17 +531,9 @@ def investigator_decide(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, s
 
 
 @njit(cache=True)
-def fraudster_decide(mi, ai, vorder, queue, state, fdec, m) -> None:
-    """The ReactiveFraudster's decision for match ``m`` into ``fdec[m]``: (kind, category, n camouflage, t1, t2).
-
-    kind is ``FD_END``, ``FD_COMMIT`` or ``FD_PROPOSE``; a proposal's camouflage targets are ``t1, t2`` (the first
-    ``n``) in the bot's ranked order. Updates the per-turn quota ``state[m]``.
-    """
+def _fraud_turn(mi, state, m) -> None:
+    """``ReactiveFraudster._start_turn_if_new``: the turn's quota, fixed at its first call."""
     props_left = mi[m, MI_MAX_PROPS] - mi[m, MI_NPROPS]
-    if props_left <= 0:
-        fdec[m, 0] = FD_COMMIT
-        return
-    # _start_turn_if_new
     rnd = mi[m, MI_ROUND]
     used = mi[m, MI_NPROPS]
     new_match = used < state[m, FS_LAST_USED]
@@ -327,11 +544,12 @@ def fraudster_decide(mi, ai, vorder, queue, state, fdec, m) -> None:
         rounds = max(1, rounds_remaining(mi, m))
         state[m, FS_QUOTA] = min(cap, -(-props_left // rounds))
         state[m, FS_PROPOSED] = 0
-    allowed = mi[m, MI_ALLOWED]
-    if state[m, FS_PROPOSED] >= state[m, FS_QUOTA] or allowed == 0:
-        fdec[m, 0] = FD_END
-        return
-    # category: severity × group approval odds over own proposals with a manual verdict
+
+
+@njit(cache=True)
+def _choose_category(mi, ai, vorder, m, allowed) -> int:
+    """``ReactiveFraudster.choose_category`` over the categories of bit mask ``allowed``: severity × group approval
+    odds over own proposals with a manual verdict; ties: less recently used, then canonical order."""
     approved = np.zeros(3, np.int64)
     decided = np.zeros(3, np.int64)
     for k in range(mi[m, MI_NVERD]):
@@ -359,9 +577,13 @@ def fraudster_decide(mi, ai, vorder, queue, state, fdec, m) -> None:
             best = c
             best_score = score
             best_recent = recent
-    # camouflage: size, then the most pulled targets (ties canonical)
-    left = mi[m, MI_CAMO_ALLOW] - mi[m, MI_CAMO_USED]
-    n = min(2, min(left, -(-left // max(1, props_left))))
+    return best
+
+
+@njit(cache=True)
+def _camouflage(mi, ai, queue, fdec, m) -> None:
+    """``ReactiveFraudster.choose_camouflage``: the two targets pulled most over all ads (ties canonical) into
+    ``fdec[m, 3:5]``."""
     counts = np.zeros(6, np.int64)
     for q in range(mi[m, MI_NQUEUE]):
         pb = ai[m, queue[m, q], AI_PULLED]
@@ -376,12 +598,61 @@ def fraudster_decide(mi, ai, vorder, queue, state, fdec, m) -> None:
     for t in range(6):
         if t != t1 and counts[t] > counts[t2]:
             t2 = t
-    state[m, FS_PROPOSED] += 1
-    fdec[m, 0] = FD_PROPOSE
-    fdec[m, 1] = best
-    fdec[m, 2] = n
     fdec[m, 3] = t1
     fdec[m, 4] = t2
+
+
+@njit(cache=True)
+def fraudster_decide(mi, ai, vorder, queue, state, fdec, m) -> None:
+    """The ReactiveFraudster's decision for match ``m`` into ``fdec[m]``: (kind, category, n camouflage, t1, t2).
+
+    kind is ``FD_END``, ``FD_COMMIT`` or ``FD_PROPOSE``; a proposal's camouflage targets are ``t1, t2`` (the first
+    ``n``) in the bot's ranked order. Updates the per-turn quota ``state[m]``.
+    """
+    props_left = mi[m, MI_MAX_PROPS] - mi[m, MI_NPROPS]
+    if props_left <= 0:
+        fdec[m, 0] = FD_COMMIT
+        return
+    _fraud_turn(mi, state, m)
+    allowed = mi[m, MI_ALLOWED]
+    if state[m, FS_PROPOSED] >= state[m, FS_QUOTA] or allowed == 0:
+        fdec[m, 0] = FD_END
+        return
+    # camouflage size: min(2, allowance left, ceil(allowance left / proposals left))
+    left = mi[m, MI_CAMO_ALLOW] - mi[m, MI_CAMO_USED]
+    state[m, FS_PROPOSED] += 1
+    fdec[m, 0] = FD_PROPOSE
+    fdec[m, 1] = _choose_category(mi, ai, vorder, m, allowed)
+    fdec[m, 2] = min(2, min(left, -(-left // max(1, props_left))))
+    _camouflage(mi, ai, queue, fdec, m)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# CamouflageFraudster
+
+
+@njit(cache=True)
+def camouflage_decide(mi, ai, vorder, queue, state, fdec, m) -> None:
+    """The CamouflageFraudster's decision for match ``m`` into ``fdec[m]`` (as :func:`fraudster_decide`): one
+    proposal per turn until ``min(max_proposals, max(1, allowance // 2))`` are placed (the total fixed on its first
+    call, and again on every round-1 call before any proposal), each in the best group-M category with two
+    camouflaged targets; otherwise end_turn, never commit_final."""
+    used = mi[m, MI_NPROPS]
+    if state[m, FS_TOTAL] < 0 or (used == 0 and mi[m, MI_ROUND] == 1):
+        allowance = mi[m, MI_CAMO_ALLOW] - mi[m, MI_CAMO_USED]
+        state[m, FS_TOTAL] = min(mi[m, MI_MAX_PROPS], max(1, allowance // 2))
+    _fraud_turn(mi, state, m)
+    allowed = mi[m, MI_ALLOWED]
+    if (used >= state[m, FS_TOTAL] or mi[m, MI_MAX_PROPS] - used <= 0 or state[m, FS_PROPOSED] >= 1
+            or allowed == 0):
+        fdec[m, 0] = FD_END
+        return
+    low = allowed & M_GROUP_MASK
+    state[m, FS_PROPOSED] += 1
+    fdec[m, 0] = FD_PROPOSE
+    fdec[m, 1] = _choose_category(mi, ai, vorder, m, low if low != 0 else allowed)
+    fdec[m, 2] = min(2, mi[m, MI_CAMO_ALLOW] - mi[m, MI_CAMO_USED])
+    _camouflage(mi, ai, queue, fdec, m)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -389,20 +660,28 @@ def fraudster_decide(mi, ai, vorder, queue, state, fdec, m) -> None:
 
 
 @njit(cache=True)
-def decide_batch(mi, ai, outc, vorder, queue, ms, inv_seat, fraud_seat, prior, pcache, pkey, shared_gray,
-                 shared_no_gray, istate, fstate, post, vmax, codes, fdec) -> None:
+def decide_batch(mi, ai, outc, vorder, queue, ms, inv_kind, fraud_kind, prior, pcache, pkey, shared_gray,
+                 shared_no_gray, hint, keys, istate, fstate, post, inring, vmax, codes, fdec) -> None:
     """Decisions of the core bots for the matches ``ms``: ``codes[m]`` for the Investigator (-1: not its seat),
-    ``fdec[m]`` for the Fraudster (``fdec[m, 0]`` = ``FD_NONE``: not its seat)."""
+    ``fdec[m]`` for the Fraudster (``fdec[m, 0]`` = ``FD_NONE``: not its seat); ``inv_kind``/``fraud_kind`` name
+    each match's bots (``BOT_NONE`` or a ``BOT_*`` code)."""
     for i in range(ms.shape[0]):
         m = ms[i]
         codes[m] = -1
         fdec[m, 0] = FD_NONE
         ph = mi[m, MI_PHASE]
-        if ph == PH_INVESTIGATOR and inv_seat[m]:
-            codes[m] = investigator_decide(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray,
-                                           istate, post, vmax, m)
-        elif ph == PH_FRAUDSTER and fraud_seat[m]:
-            fraudster_decide(mi, ai, vorder, queue, fstate, fdec, m)
+        if ph == PH_INVESTIGATOR:
+            if inv_kind[m] == BOT_SCRIPTED:
+                codes[m] = investigator_decide(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray,
+                                               istate, post, inring, vmax, m)
+            elif inv_kind[m] == BOT_RINGHUNTER:
+                codes[m] = ringhunter_decide(mi, ai, outc, queue, prior, pcache, pkey, shared_gray, shared_no_gray,
+                                             istate, post, inring, hint, keys, vmax, m)
+        elif ph == PH_FRAUDSTER:
+            if fraud_kind[m] == BOT_REACTIVE:
+                fraudster_decide(mi, ai, vorder, queue, fstate, fdec, m)
+            elif fraud_kind[m] == BOT_CAMOUFLAGE:
+                camouflage_decide(mi, ai, vorder, queue, fstate, fdec, m)
 
 
 class CoreBots:
@@ -423,15 +702,18 @@ class CoreBots:
         m, a = batch.n_matches, batch.n_slots
         self.batch = batch
         self.features = features
-        self.inv_seat = np.zeros(m, np.bool_)
-        self.fraud_seat = np.zeros(m, np.bool_)
+        self.inv_kind = np.zeros(m, np.int64)  # BOT_NONE / BOT_SCRIPTED / BOT_RINGHUNTER
+        self.fraud_kind = np.zeros(m, np.int64)  # BOT_NONE / BOT_REACTIVE / BOT_CAMOUFLAGE
         self.prior = np.zeros((m, 3))
+        self.hint = np.ones((m, 2))  # the RingHunterInvestigator's two ring-hint factors per match
+        self.keys = np.zeros((4 * a, 4), np.int64)  # scratch of _hunt_code
+        self.inring = np.zeros((m, a), np.bool_)
         self.pcache = np.zeros((m, a, 3))
         self.pkey = np.full((m, a), -1, np.int64)
         self.post = np.zeros((m, a, 3))
         self.vmax = np.zeros(m)
         self.istate = np.zeros((m, 3), np.int64)
-        self.fstate = np.zeros((m, 4), np.int64)
+        self.fstate = np.zeros((m, 5), np.int64)
         self.codes = np.full(m, -1, np.int64)
         self.fdec = np.zeros((m, 5), np.int64)
         self.rngs: list[random.Random | None] = [None] * m
@@ -452,12 +734,18 @@ class CoreBots:
             raise ValueError(f"no core bot {fraudster!r} for the fraudster; one of {FRAUDSTER_KINDS}")
         info = self.batch.texts[m]
         assert info is not None, "call batch.reset(m, ...) first"
-        self.inv_seat[m] = investigator is not None
-        self.fraud_seat[m] = fraudster is not None
-        self.prior[m] = belief.log_prior(info.task_id, int(self.batch.mi[m, MI_MAX_PROPS]))
+        self.inv_kind[m] = BOT_NONE if investigator is None else INVESTIGATOR_BOTS[investigator]
+        self.fraud_kind[m] = BOT_NONE if fraudster is None else FRAUDSTER_BOTS[fraudster]
+        max_props = int(self.batch.mi[m, MI_MAX_PROPS])
+        self.prior[m] = belief.log_prior(info.task_id, max_props)
+        task = TASKS[info.task_id]
+        # RingHunterInvestigator.beliefs: s ≈ P(a fraud ad shares a given identifier kind), the two factors
+        share = 0.75 * task.n_fraud / max(1, task.n_fraud + max_props)
+        q = _OVERLAP_HI_BUCKET_FRAUD / 41
+        self.hint[m] = ((share + _NOISE_GE3 * (1 - share)) / _NOISE_GE3, (share / 15 + (1 - share) * q) / q)
         self.pkey[m] = -1
         self.istate[m] = (-1, 0, 0)
-        self.fstate[m] = (-1, 0, 0, 0)
+        self.fstate[m] = (-1, 0, 0, 0, -1)
         self.rngs[m] = random.Random(seeds["fraudster"]) if fraudster is not None else None
 
     def act(self, ms: np.ndarray) -> np.ndarray:
@@ -465,9 +753,9 @@ class CoreBots:
         (-1 where no bot acted)."""
         b = self.batch
         ms = np.asarray(ms, np.int64)
-        decide_batch(b.mi, b.ai, b.outc, b.vorder, b.queue, ms, self.inv_seat, self.fraud_seat, self.prior,
-                     self.pcache, self.pkey, SHARED_GRAY, SHARED_NO_GRAY, self.istate, self.fstate, self.post,
-                     self.vmax, self.codes, self.fdec)
+        decide_batch(b.mi, b.ai, b.outc, b.vorder, b.queue, ms, self.inv_kind, self.fraud_kind, self.prior,
+                     self.pcache, self.pkey, SHARED_GRAY, SHARED_NO_GRAY, self.hint, self.keys, self.istate,
+                     self.fstate, self.post, self.inring, self.vmax, self.codes, self.fdec)
         actions, conf = self.actions, self.conf
         self.last_code[ms] = -1
         self.last_conf[ms] = 0.0
@@ -500,7 +788,8 @@ class CoreBots:
         return self.last_code[ms]
 
     def _propose(self, m: int) -> None:
-        """Compose the proposal's texts with the bot's own stream and apply it (``ReactiveFraudster.propose``)."""
+        """Compose the proposal's texts with the bot's own stream and apply it (``ReactiveFraudster.propose``, which
+        the CamouflageFraudster inherits)."""
         b = self.batch
         info = b.texts[m]
         rng = self.rngs[m]

@@ -30,6 +30,7 @@ from .layout import (
     AF_CU1,
     AF_IMPACT,
     AF_SEVERITY,
+    AI_AOI,
     AI_ARRIVED,
     AI_CAT,
     AI_CMODE,
@@ -41,6 +42,7 @@ from .layout import (
     AI_LABEL,
     AI_LATE,
     AI_MARKERS,
+    AI_OVERLAP,
     AI_PDIFF,
     AI_PMARKERS,
     AI_PROPOSAL,
@@ -151,7 +153,8 @@ class CoreBatch:
         self._pending_matches: set[int] = set()  # matches with proposal text changes waiting for a publish step
         # scratch arrays of _hidden (evidence/classifier seeds, modes, shares, outcomes, classifier draws)
         self._scratch = (np.zeros(a, np.uint64), np.zeros(a, np.uint64), np.zeros((a, 5), np.int64),
-                         np.zeros(a, np.bool_), np.zeros((a, N_FIELDS), np.int64), np.zeros((a, 2)))
+                         np.zeros(a, np.bool_), np.zeros(a, np.int64), np.zeros((a, N_FIELDS), np.int64),
+                         np.zeros((a, 2)), np.zeros((a, 2), np.int64))
         self.mi[:, MI_PHASE] = 3  # empty slots are done until reset
 
     # -------------------------------------------------------------------------------------------------------------
@@ -223,14 +226,17 @@ class CoreBatch:
     def _hidden(self, m: int, slots: list[int], ads: list[Any], info: MatchTexts) -> None:
         """Evidence outcomes, classifier draws and identifiers of ``slots`` (the referee's streams, compiled draws)."""
         n = len(ads)
-        ev, cl, modes, shares, outc, cls_u = (a[:n] for a in self._scratch)
+        ev, cl, modes, shares, n_pay, outc, cls_u, vals = (a[:n] for a in self._scratch)
         for i, ad in enumerate(ads):
             ev[i] = stream_seed(info.task_id, info.seed, f"evidence/{ad.ad_id}")
             cl[i] = stream_seed(info.task_id, info.seed, f"classifier/{ad.ad_id}")
             modes[i] = [_LABEL_INDEX[ad.mode(t)] for t in _EVIDENCE_TARGETS]
             shares[i] = ad.shares_fingerprint
-        draw_ads(ev, cl, modes, shares, outc, cls_u)
+            n_pay[i] = ad.n_on_payment
+        draw_ads(ev, cl, modes, shares, n_pay, outc, cls_u, vals)
         self.outc[m, slots] = outc
+        self.ai[m, slots, AI_AOI] = vals[:, 0]
+        self.ai[m, slots, AI_OVERLAP] = vals[:, 1]
         self.af[m, slots, AF_CU1] = cls_u[:, 0]
         for i, (s, ad) in enumerate(zip(slots, ads, strict=True)):
             u2 = float(cls_u[i, 1])

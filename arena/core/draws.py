@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from ..evidence import (
+    ACCOUNTS_ON_INSTRUMENT,
     AUDIENCE_OVERLAP,
     DRAW_PLAN,
     INFORMATIVE_FIELDS,
@@ -131,6 +132,21 @@ OVERLAP_SHARED_BUCKET = next(i for i, (lo, hi) in enumerate(AUDIENCE_OVERLAP.buc
                              if lo <= SHARED_OVERLAP_RANGE[0] and SHARED_OVERLAP_RANGE[1] <= hi)
 N_DRAWS = int(sum(2 if k in (K_PICK2,) else (s if k == K_SKIP else 1) for k, s in zip(STEP_KIND, STEP_SKIP,
                                                                                          strict=True)))
+#: first draw of each step in the stream
+STEP_POS = np.cumsum([0] + [2 if k == K_PICK2 else (s if k == K_SKIP else 1)
+                            for k, s in zip(STEP_KIND, STEP_SKIP, strict=True)])[:-1].astype(np.int64)
+#: the two values the house RingHunterInvestigator reads from Findings (``agents/bots/ringhunter.py``):
+#: ``accounts_on_instrument`` (a noise field, max(noise, holders of the payment_id)) and ``audience_overlap_pct``
+#: (the value inside its outcome bucket); where their draws are, and their buckets
+_PLAN = [entry for name in TARGETS[:5] for entry in DRAW_PLAN[name]]  # the steps' plan entries, in order
+AOI_POS = int(STEP_POS[next(i for i, e in enumerate(_PLAN) if e is ACCOUNTS_ON_INSTRUMENT)])
+AOI_PROBS = np.array(ACCOUNTS_ON_INSTRUMENT.probs["legit"], np.float64)
+AOI_LO = np.array([lo for lo, _ in ACCOUNTS_ON_INSTRUMENT.buckets], np.int64)
+AOI_HI = np.array([hi for _, hi in ACCOUNTS_ON_INSTRUMENT.buckets], np.int64)
+OVERLAP_POS = int(STEP_POS[OVERLAP_STEP])
+OVERLAP_LO = np.array([lo for lo, _ in AUDIENCE_OVERLAP.buckets], np.int64)
+OVERLAP_HI = np.array([hi for _, hi in AUDIENCE_OVERLAP.buckets], np.int64)
+assert len(set(ACCOUNTS_ON_INSTRUMENT.probs.values())) == 1  # the same for every label (a noise field)
 
 
 @njit(cache=True)
@@ -170,10 +186,31 @@ def draw_outcomes(u, modes, shares_fingerprint, outc) -> None:
 
 
 @njit(cache=True)
-def draw_ads(ev_seeds, cls_seeds, modes, shares, outc, cls_u) -> None:
-    """For each ad i: evidence outcomes into ``outc[i]`` and the two classifier draws into ``cls_u[i]``."""
+def draw_values(u, modes, shares_fingerprint, n_on_payment, vals) -> None:
+    """``vals`` ← (accounts_on_instrument, audience_overlap_pct) of one ad, as ``evidence.draw_fields`` draws them.
+
+    Not rules state: only the house RingHunterInvestigator reads these values (``agents/rl/core_bots.py``).
+    """
+    k = _pick(u[AOI_POS], AOI_PROBS, AOI_PROBS.shape[0])
+    lo = AOI_LO[k]
+    vals[0] = max(lo + int(u[AOI_POS + 1] * (AOI_HI[k] - lo + 1)), n_on_payment)
+    if shares_fingerprint:
+        lo = SHARED_OVERLAP_RANGE[0]
+        hi = SHARED_OVERLAP_RANGE[1]
+    else:
+        k = _pick(u[OVERLAP_POS], STEP_PROBS[OVERLAP_STEP, modes[STEP_TARGET[OVERLAP_STEP]]], STEP_N[OVERLAP_STEP])
+        lo = OVERLAP_LO[k]
+        hi = OVERLAP_HI[k]
+    vals[1] = lo + int(u[OVERLAP_POS + 1] * (hi - lo + 1))
+
+
+@njit(cache=True)
+def draw_ads(ev_seeds, cls_seeds, modes, shares, n_pay, outc, cls_u, vals) -> None:
+    """For each ad i: evidence outcomes into ``outc[i]``, the two classifier draws into ``cls_u[i]`` and the values
+    of :func:`draw_values` into ``vals[i]`` (``n_pay[i]``: holders of its payment_id)."""
     u = np.zeros(N_DRAWS)
     for i in range(ev_seeds.shape[0]):
         mt_stream_values(ev_seeds[i], N_DRAWS, u)
         draw_outcomes(u, modes[i], shares[i], outc[i])
+        draw_values(u, modes[i], shares[i], n_pay[i], vals[i])
         mt_stream_values(cls_seeds[i], 2, cls_u[i])

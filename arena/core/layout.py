@@ -51,8 +51,10 @@ TERM_CALIBRATION, TERM_LINKS, TERM_COVERAGE = 1, 2, 4
 # --- per-ad integer columns ---------------------------------------------------------------------------------
 (AI_LABEL, AI_CAT, AI_GROUP, AI_CORE, AI_MARKERS, AI_REV, AI_ARRIVED, AI_LATE, AI_STATUS, AI_VROUND, AI_AUTO,
  AI_PULLED, AI_NPULL, AI_CUNSAFE, AI_CM, AI_ID0, AI_ID1, AI_ID2, AI_ID3, AI_RING, AI_PROPOSAL, AI_SLOT, AI_KEY,
- AI_PMARKERS, AI_PDIFF, AI_DIRTY, AI_CMODE, AI_STAGED, AI_ROOT) = range(29)
-N_AI = 29
+ AI_PMARKERS, AI_PDIFF, AI_DIRTY, AI_CMODE, AI_STAGED, AI_ROOT, AI_AOI, AI_OVERLAP) = range(31)
+N_AI = 31
+#: ``AI_AOI`` / ``AI_OVERLAP``: the ``accounts_on_instrument`` and ``audience_overlap_pct`` values a pull would show
+#: (drawn at reset with the outcomes; no rule reads them, the house RingHunterInvestigator does)
 
 # --- per-ad float columns -----------------------------------------------------------------------------------
 AF_CONF, AF_SEVERITY, AF_IMPACT, AF_CU1, AF_CCONF_UNSAFE, AF_CCONF_SAFE, AF_CCONF = range(7)

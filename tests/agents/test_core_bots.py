@@ -1,10 +1,11 @@
 """The core bots (``agents/rl/core_bots.py``) against the Python house bots, decision by decision.
 
-Several matches are played at once: on the referee the ScriptedInvestigator and the ReactiveFraudster act on
-``env.observe(role, text=False)``; on the core ``CoreBots.act`` decides and applies the same seats for all
-matches of the batch in one call. Every decision must be the same flat action code (the codecs' encoding of
-the Python bot's action), with the same verdict confidence and the same proposal (category, camouflage order,
-texts); after it the whole match state must agree (``core_play.compare``), and at the end the grader.
+Several matches are played at once: on the referee the Python bots (ScriptedInvestigator or RingHunterInvestigator,
+ReactiveFraudster or CamouflageFraudster, each match its own pair) act on ``env.observe(role, text=False)``; on the
+core ``CoreBots.act`` decides and applies the same seats for all matches of the batch in one call. Every decision
+must be the same flat action code (the codecs' encoding of the Python bot's action), with the same verdict
+confidence, posterior and proposal (category, camouflage order, texts); after it the whole match state must agree
+(``core_play.compare``), and at the end the grader.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from core_play import compare, compare_grader
 
 from fraudarena.agents.bots.camouflage import CamouflageFraudster
 from fraudarena.agents.bots.reactive import ReactiveFraudster
+from fraudarena.agents.bots.ringhunter import RingHunterInvestigator
 from fraudarena.agents.bots.scripted import ScriptedInvestigator
 from fraudarena.agents.rl import codecs
 from fraudarena.agents.rl.core_bots import CoreBots
@@ -40,6 +42,10 @@ OVERRIDES: tuple[dict[str, Any], ...] = (
 )
 
 
+PY_BOTS: dict[str, Any] = {"scripted": ScriptedInvestigator, "ringhunter": RingHunterInvestigator,
+                           "reactive": ReactiveFraudster, "camouflage": CamouflageFraudster}
+
+
 def _want_code(role: str, action: dict[str, Any], obs: dict[str, Any]) -> int | None:
     if role == "investigator":
         return codecs.investigator_encode(action, encode_investigator(obs, {}))
@@ -47,17 +53,18 @@ def _want_code(role: str, action: dict[str, Any], obs: dict[str, Any]) -> int | 
 
 
 class Match:
-    """One match on the referee with its two Python bots, in batch slot ``m``."""
+    """One match on the referee with its two Python bots, in batch slot ``m``; ``kinds`` = (investigator kind,
+    fraudster kind); the Fraudster seat is a core bot only if ``core_fraudster``."""
 
     def __init__(self, task_id: str, seed: int, overrides: dict[str, Any], batch: CoreBatch, bots: CoreBots,
-                 m: int, core_fraudster: bool = True) -> None:
+                 m: int, kinds: tuple[str, str] = ("scripted", "reactive"), core_fraudster: bool = True) -> None:
         self.env = RefereeEnvironment(task_id=task_id, seed=seed, **overrides)
         self.m = m
         seeds = {r: bot_seed(task_id, seed, r) for r in ("investigator", "fraudster")}
-        self.py = {"investigator": ScriptedInvestigator(seeds["investigator"]),
-                   "fraudster": (ReactiveFraudster if core_fraudster else CamouflageFraudster)(seeds["fraudster"])}
+        self.py = {"investigator": PY_BOTS[kinds[0]](seeds["investigator"]),
+                   "fraudster": PY_BOTS[kinds[1]](seeds["fraudster"])}
         batch.reset(m, task_id, seed, overrides)
-        bots.on_reset(m, "scripted", "reactive" if core_fraudster else None, seeds)
+        bots.on_reset(m, kinds[0], kinds[1] if core_fraudster else None, seeds)
         compare(self.env, batch, m, "reset")
         self.n = 0
 
@@ -90,11 +97,16 @@ def _apply_outside(batch: CoreBatch, m: int, action: dict[str, Any], code: int) 
 
 
 def _play_batch(configs: list[tuple[str, int, dict[str, Any]]], n_slots: int = 45, max_rounds: int = 8,
-                core_fraudster: bool = True) -> dict[str, int]:
+                core_fraudster: bool = True, kinds: list[tuple[str, str]] | None = None) -> dict[str, int]:
+    """Play ``configs`` (task, seed, overrides) in one batch, match ``i`` with the bots ``kinds[i]``; returns counts
+    of the core bots' decisions by kind."""
     batch = CoreBatch(len(configs), n_slots=n_slots, max_rounds=max_rounds)
     bots = CoreBots(batch, CoreFeatures(batch))
-    matches = [Match(task, seed, ov, batch, bots, m, core_fraudster) for m, (task, seed, ov) in enumerate(configs)]
-    stats = {"decisions": 0, "verdicts": 0, "pulls": 0, "links": 0, "proposals": 0, "commits": 0}
+    kinds = kinds or [("scripted", "reactive" if core_fraudster else "camouflage")] * len(configs)
+    matches = [Match(task, seed, ov, batch, bots, m, kinds[m], core_fraudster)
+               for m, (task, seed, ov) in enumerate(configs)]
+    stats = {"decisions": 0, "verdicts": 0, "pulls": 0, "links": 0, "proposals": 0, "commits": 0, "ends": 0,
+             "hunts": 0}
     while True:
         live = [mt for mt in matches if mt.env.phase in PLAYING]
         if not live:
@@ -121,10 +133,13 @@ def _play_batch(configs: list[tuple[str, int, dict[str, Any]]], n_slots: int = 4
                 stats["verdicts"] += 1
             elif kind == "investigate":
                 stats["pulls"] += 1
+                stats["hunts"] += action.get("rationale", "").startswith("ring hunt")
             elif kind == "link_accounts":
                 stats["links"] += 1
             elif kind == "commit_final":
                 stats["commits"] += 1
+            elif kind == "end_turn":
+                stats["ends"] += 1
             elif kind == "propose_ad":
                 assert bots.last_proposal[m] == (action["category"], tuple(action["camouflage"]), action["ad_copy"],
                                                  action["targeting_summary"], action["landing_page_blurb"]), where
@@ -139,13 +154,7 @@ def _play_batch(configs: list[tuple[str, int, dict[str, Any]]], n_slots: int = 4
 @pytest.mark.parametrize("part", range(4))
 def test_core_bots_decide_as_the_python_bots(part: int) -> None:
     """80 matches per part (all tasks, seven override sets), eight at a time in one batch."""
-    configs = []
-    for i in range(80):
-        task = TASK_IDS[(i + part) % len(TASK_IDS)]
-        ov = dict(OVERRIDES[(i // len(TASK_IDS) + part) % len(OVERRIDES)])
-        if "allowed_categories" in ov:
-            ov["allowed_categories"] = [c for c in ov["allowed_categories"] if c in TASKS[task].category_pool]
-        configs.append((task, 7000 + 100 * part + i, ov))
+    configs = _configs(80, part, 7000)
     totals: dict[str, int] = {}
     for k in range(0, len(configs), 8):
         for key, v in _play_batch(configs[k:k + 8]).items():
@@ -163,3 +172,38 @@ def test_core_bots_leave_other_seats_alone() -> None:
     for key, v in _play_batch(configs[8:], core_fraudster=False).items():
         totals[key] += v
     assert totals["decisions"] > 300 and totals["verdicts"] > 0
+
+
+def _configs(n: int, part: int, base_seed: int) -> list[tuple[str, int, dict[str, Any]]]:
+    configs = []
+    for i in range(n):
+        task = TASK_IDS[(i + part) % len(TASK_IDS)]
+        ov = dict(OVERRIDES[(i // len(TASK_IDS) + part) % len(OVERRIDES)])
+        if "allowed_categories" in ov:
+            ov["allowed_categories"] = [c for c in ov["allowed_categories"] if c in TASKS[task].category_pool]
+        configs.append((task, base_seed + 100 * part + i, ov))
+    return configs
+
+
+#: the bot pairs of the RingHunter/Camouflage differential test, mixed within every batch
+NEW_PAIRS = (("ringhunter", "reactive"), ("ringhunter", "camouflage"), ("scripted", "camouflage"))
+
+
+@pytest.mark.parametrize("part", range(3))
+def test_ringhunter_and_camouflage_decide_as_the_python_bots(part: int) -> None:
+    """120 matches per part (all tasks, seven override sets; task_3 and task_3_unseen twice as often, they have
+    rings), the RingHunterInvestigator and the CamouflageFraudster each against both house bots of the other role,
+    eight matches per batch with mixed pairs."""
+    configs = _configs(80, part, 8000)
+    ring_tasks = [t for t in TASK_IDS if TASKS[t].n_rings > 0]
+    for i in range(40):
+        task = ring_tasks[i % len(ring_tasks)]
+        configs.append((task, 8500 + 100 * part + i, dict(OVERRIDES[(i + part) % 3])))
+    kinds = [NEW_PAIRS[(i + part) % len(NEW_PAIRS)] for i in range(len(configs))]
+    totals: dict[str, int] = {}
+    for k in range(0, len(configs), 8):
+        for key, v in _play_batch(configs[k:k + 8], kinds=kinds[k:k + 8]).items():
+            totals[key] = totals.get(key, 0) + v
+    assert totals["decisions"] > 3000, totals
+    assert min(totals["verdicts"], totals["pulls"], totals["proposals"], totals["links"], totals["ends"],
+               totals["hunts"]) > 0, totals
