@@ -12,7 +12,7 @@ def make_runner(config: Any, worker_index: int = 0) -> Any:
     """The rollout runner a ``TrainConfig`` asks for (``engine``): ``CoreRolloutRunner`` or ``SelfPlayRunner``."""
     kwargs = dict(opponent_weights=config.opponent_weights, hidden=config.hidden, shaped_credit=config.shaped_credit,
                   archive_rate=config.archive_rate, worker_index=worker_index, bc_teachers=config.bc_teachers,
-                  link_credit_to_pulls=config.link_credit_to_pulls)
+                  link_credit_to_pulls=config.link_credit_to_pulls, house_bots=getattr(config, "house_bots", None))
     args = (config.matches_per_worker, config.task_ids, config.seed, config.learn_roles)
     engine = getattr(config, "engine", "core")
     if engine == "core":

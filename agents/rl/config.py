@@ -62,6 +62,12 @@ class TrainConfig:
     opponent_weights: dict[str, float] = field(
         default_factory=lambda: {"live": 0.2, "snapshot": 0.2, "scripted": 0.6})
     """Weights for each match's opponent seat: the live policy, a past snapshot, or the scripted bot."""
+    house_bots: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"investigator": ("scripted",), "fraudster": ("scripted",)})
+    """Bot kinds (``make_bot`` kind strings) of a role's house seat (the "scripted" opponent and a role that is not
+    learned), drawn uniformly per match: investigator ``"scripted"``/``"ringhunter"``, fraudster
+    ``"scripted"`` (= ``"reactive"``)/``"camouflage"``; the core engine plays them on the core
+    (``agents/rl/core_bots.py``). The seat is named ``bot:<kind>``."""
     snapshot_every: int = 5
     """Freeze a snapshot of each learned role every this many iterations (0 = never)."""
     max_snapshots: int = 8
@@ -175,6 +181,8 @@ class TrainConfig:
         for key in ("task_ids", "learn_roles", "frozen_roles"):
             if key in data:
                 data[key] = tuple(data[key])
+        if "house_bots" in data:
+            data["house_bots"] = {str(k): tuple(str(x) for x in v) for k, v in dict(data["house_bots"]).items()}
         if "bc_teachers" in data:
             data["bc_teachers"] = {str(k): str(v) for k, v in dict(data["bc_teachers"]).items()}
         return cls(**data)

@@ -31,7 +31,14 @@ from fraudarena.agents.rl.batch import RoleBatch
 from fraudarena.agents.rl.codecs import MAX_REDRAWS
 from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES
 from fraudarena.agents.rl.models import build_model
-from fraudarena.agents.rl.runner import LEARNABLE, MatchResult, RolloutResult, SelfPlayRunner, weighted_opponent
+from fraudarena.agents.rl.runner import (
+    LEARNABLE,
+    MatchResult,
+    RolloutResult,
+    SelfPlayRunner,
+    house_bot_kind,
+    weighted_opponent,
+)
 from fraudarena.arena.core import CoreBatch
 from fraudarena.arena.core import kernels as K
 from fraudarena.arena.core.actions import FRAUD_PROPOSE0, K_LINK, K_VERDICT, N_FRAUD_ACTIONS, PER_AD, decode_proposal
@@ -73,8 +80,17 @@ class CoreRolloutRunner:
     def __init__(self, n_matches: int, task_ids: tuple[str, ...], seed: int, learn_roles: tuple[str, ...],
                  opponent_weights: dict[str, float] | None = None, hidden: int = 48, shaped_credit: bool = True,
                  archive_rate: float = 0.0, worker_index: int = 0, device_threads: int = 1,
-                 bc_teachers: dict[str, str] | None = None, link_credit_to_pulls: float = 0.0) -> None:
+                 bc_teachers: dict[str, str] | None = None, link_credit_to_pulls: float = 0.0,
+                 house_bots: dict[str, tuple[str, ...]] | None = None) -> None:
         torch.set_num_threads(device_threads)
+        from .core_bots import FRAUDSTER_KINDS, INVESTIGATOR_KINDS
+
+        # house seat bot kinds per role (TrainConfig.house_bots), all played on the core (core_bots.py)
+        self.house_bots = {r: tuple(k) for r, k in (house_bots or {}).items()}
+        for role, known in (("investigator", INVESTIGATOR_KINDS), ("fraudster", FRAUDSTER_KINDS)):
+            bad = [k for k in self.house_bots.get(role, ()) if k not in known]
+            if bad:
+                raise ValueError(f"no core bot {bad} for the {role}; one of {known}")
         self.n = n_matches
         self.task_ids = tuple(task_ids)
         self.learn_roles = tuple(learn_roles)
@@ -95,7 +111,8 @@ class CoreRolloutRunner:
         self.mode = "ppo"
         # behaviour cloning and evaluation run on SelfPlayRunner, built (and given the weights) on first use
         self._fallback_args = (n_matches, task_ids, seed, learn_roles, opponent_weights, hidden, shaped_credit,
-                               archive_rate, worker_index, device_threads, bc_teachers, link_credit_to_pulls)
+                               archive_rate, worker_index, device_threads, bc_teachers, link_credit_to_pulls,
+                               self.house_bots)
         self._fallback: SelfPlayRunner | None = None
         self._weights: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
         # per match
@@ -201,8 +218,8 @@ class CoreRolloutRunner:
         for role in LEARNABLE:
             col = 0 if role == "fraudster" else 1
             if role not in self.learn_roles:
-                bot_kinds[role] = "scripted"
-                names[role] = "bot:scripted"
+                bot_kinds[role] = kind = house_bot_kind(self.rng, self.house_bots, role)
+                names[role] = f"bot:{kind}"
                 continue
             choice = "live" if role == focus else self._weighted_choice(role)
             if choice == "live":
@@ -214,8 +231,8 @@ class CoreRolloutRunner:
                 self.seat[m, col] = self.policy_ids.index(pid)
                 names[role] = pid
             else:
-                bot_kinds[role] = "scripted"
-                names[role] = "bot:scripted"
+                bot_kinds[role] = kind = house_bot_kind(self.rng, self.house_bots, role)
+                names[role] = f"bot:{kind}"
         if bot_kinds["investigator"] or bot_kinds["fraudster"]:
             if self.bots is None:
                 from .core_bots import CoreBots

@@ -211,6 +211,13 @@ def credit_link_pulls(steps: list[StepRecord], record: dict, share: float) -> No
             break
 
 
+def house_bot_kind(rng: random.Random, house_bots: dict[str, tuple[str, ...]] | None, role: str) -> str:
+    """The bot kind of a house seat of ``role``: uniform over ``house_bots[role]`` (``TrainConfig.house_bots``),
+    ``"scripted"`` (the role's docs/rules.md §12 bot) for a role left out. One kind draws nothing from ``rng``."""
+    kinds = (house_bots or {}).get(role) or ("scripted",)
+    return kinds[0] if len(kinds) == 1 else rng.choice(kinds)
+
+
 def weighted_opponent(rng: random.Random, weights: dict[str, float], have_snapshots: bool) -> str:
     """Draw an opponent kind ("live", "snapshot", a bot kind) by ``weights``; "snapshot" only if there is one."""
     options = [(k, w) for k, w in weights.items() if w > 0 and (k != "snapshot" or have_snapshots)]
@@ -230,8 +237,9 @@ class SelfPlayRunner:
                  opponent_weights: dict[str, float] | None = None, hidden: int = 48,
                  shaped_credit: bool = True, archive_rate: float = 0.0, worker_index: int = 0,
                  device_threads: int = 1, bc_teachers: dict[str, str] | None = None,
-                 link_credit_to_pulls: float = 0.0) -> None:
+                 link_credit_to_pulls: float = 0.0, house_bots: dict[str, tuple[str, ...]] | None = None) -> None:
         torch.set_num_threads(device_threads)
+        self.house_bots = {r: tuple(k) for r, k in (house_bots or {}).items()}  # house seat kinds per role
         self.n_matches = n_matches
         self.task_ids = tuple(task_ids)
         self.learn_roles = tuple(learn_roles)
@@ -287,7 +295,7 @@ class SelfPlayRunner:
         seats: dict[str, Seat] = {"auditor": self._bot_seat("auditor", "scripted", seeds["auditor"])}
         for role in LEARNABLE:
             if role not in self.learn_roles:
-                seats[role] = self._bot_seat(role, SCRIPTED_KIND[role], seeds[role])
+                seats[role] = self._bot_seat(role, house_bot_kind(self.rng, self.house_bots, role), seeds[role])
         if self.mode == "bc":
             for role in self.learn_roles:
                 seats[role] = self._bot_seat(role, self.bc_teachers[role], seeds[role], teacher=True)
@@ -304,8 +312,8 @@ class SelfPlayRunner:
                 pid = self.rng.choice(self.snapshots[role])
                 seats[role] = Seat(name=pid, policy=pid)
             else:
-                seats[role] = self._bot_seat(role, SCRIPTED_KIND[role] if choice == "scripted" else choice,
-                                             seeds[role])
+                kind = house_bot_kind(self.rng, self.house_bots, role) if choice == "scripted" else choice
+                seats[role] = self._bot_seat(role, kind, seeds[role])
         return seats
 
     def _weighted_choice(self, role: str) -> str:
