@@ -198,10 +198,23 @@ class MatchCodec:
     """
 
     def __init__(self, match: RefereeEnvironment, max_ads: int = MAX_ADS) -> None:
-        self.match = match
         self.max_ads = max_ads
         self.text_rng = random.Random(bot_seed(match.task_id, match.seed, Role.FRAUDSTER.value))
         self.auditor = HeuristicAuditor(bot_seed(match.task_id, match.seed, Role.AUDITOR.value))
+        self._reset_caches()
+
+    @classmethod
+    def for_bot(cls, seed: int, max_ads: int = MAX_ADS) -> MatchCodec:
+        """A codec for a bot that sees only its own role's observations: its random streams start from ``seed``
+        (the bot seed ``make_bot`` receives, which is ``rng.bot_seed(task, match seed, role)`` in matches)."""
+        codec = cls.__new__(cls)
+        codec.max_ads = max_ads
+        codec.text_rng = random.Random(seed)
+        codec.auditor = HeuristicAuditor(seed)
+        codec._reset_caches()
+        return codec
+
+    def _reset_caches(self) -> None:
         self._inv_cache: dict[Any, Any] = {}
         self._audit_key: int | None = None
         self._audit_flags: list[tuple[str, str, str | None]] = []

@@ -11,16 +11,17 @@ SCRIPT = r"""
 import importlib, json, pkgutil, sys
 import fraudarena.{pkg} as pkg
 names = [m.name for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")] if {walk} else []
+names = [n for n in names if n not in {skip!r}]
 for name in names:
     importlib.import_module(name)
 print(json.dumps({{"modules": names, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})}}))
 """
 
 
-def _loaded(pkg: str, walk: bool) -> tuple[list[str], list[str]]:
+def _loaded(pkg: str, walk: bool, skip: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     import json
 
-    code = SCRIPT.format(pkg=pkg, walk=walk, heavy=HEAVY)
+    code = SCRIPT.format(pkg=pkg, walk=walk, heavy=HEAVY, skip=list(skip))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return data["modules"], data["loaded"]
@@ -45,10 +46,33 @@ def test_every_agents_module_imports_no_ray_or_server_stack() -> None:
     assert not [m for m in loaded if m.split(".")[0] in ("ray", "fastapi", "starlette", "uvicorn")]
 
 
+# The one module of envs/ allowed to import Ray (and torch): the RLlib adapter, which nothing else in envs/ imports.
+RLLIB_ADAPTER = "fraudarena.envs.rllib_env"
+
+
 def test_envs_package_imports_no_ray_torch_or_web_stack() -> None:
-    modules, loaded = _loaded("envs", walk=True)
+    modules, loaded = _loaded("envs", walk=True, skip=(RLLIB_ADAPTER,))
     assert "fraudarena.envs.aec" in modules and "fraudarena.envs.gym_env" in modules
     assert loaded == []
+
+
+def test_only_the_rllib_adapter_in_envs_imports_ray_and_nothing_in_envs_imports_it() -> None:
+    """envs/rllib_env.py subclasses RLlib's MultiAgentEnv (so it imports ray at module level); every other envs
+    module stays Ray-free (the walk above), none of them imports the adapter, and the adapter loads no web stack."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "envs"
+    for path in sorted(root.rglob("*.py")):
+        if path.stem == "rllib_env":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] + [a.name for a in node.names] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not [n for n in names if "rllib_env" in n or n.split(".")[0] == "ray"], path
+    _, loaded = _loaded(RLLIB_ADAPTER.removeprefix("fraudarena."), walk=False)
+    assert "ray" in loaded and "torch" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("fastapi", "starlette", "uvicorn")]
 
 
 def test_served_domain_imports_no_ray_torch_or_web_stack() -> None:
