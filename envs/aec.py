@@ -43,9 +43,9 @@ from .encoding import (
     FALLBACK_ACTIONS,
     MAX_ADS,
     MatchCodec,
+    MatchHost,
     RoleView,
     action_space,
-    describe,
     fresh_copy,
     max_queue,
     observation_space,
@@ -55,7 +55,7 @@ AGENTS: tuple[str, ...] = tuple(role.value for role in Role)
 """The agents in PettingZoo order: fraudster, investigator, auditor."""
 
 
-class FraudArenaAECEnv(AECEnv):
+class FraudArenaAECEnv(MatchHost, AECEnv):
     """FraudArena as a PettingZoo AEC environment (module docstring).
 
     ``task_id`` and ``overrides`` (docs/rules.md §3 knobs) are the defaults of every reset; ``max_ads`` fixes
@@ -134,11 +134,6 @@ class FraudArenaAECEnv(AECEnv):
         self.agent_selection = self.match.current_role or AGENTS[0]
         self._refresh_infos()
 
-    def _require_match(self) -> RefereeEnvironment:
-        if self.match is None:
-            raise RuntimeError("call reset() before using the environment")
-        return self.match
-
     def _view(self, agent: str) -> RoleView:
         match = self._require_match()
         assert self._codec is not None
@@ -191,17 +186,6 @@ class FraudArenaAECEnv(AECEnv):
             self.agent_selection = match.current_role or agent
         self._accumulate_rewards()
         self._refresh_infos()
-
-    def record(self) -> dict[str, Any]:
-        """The current match record (docs/rules.md §11; complete with ``rewards`` once the match is done)."""
-        return self._require_match().record()
-
-    def render(self) -> str | None:
-        """A one-line text summary of the match (``render_mode="ansi"``); ``None`` without a render mode."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi'")
-            return None
-        return describe(self._require_match())
 
     def close(self) -> None:
         """Nothing to release (the match lives in this process)."""

@@ -28,10 +28,11 @@ features stay far inside that range. An off-turn role gets an all-zero ``action_
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium
 import numpy as np
 from gymnasium import spaces
 
@@ -292,3 +293,40 @@ def describe(match: RefereeEnvironment) -> str:
     if match.rewards is not None:
         line += " rewards=" + ", ".join(f"{k} {v:.3f}" for k, v in match.rewards.items())
     return line
+
+
+def play_bots(match: RefereeEnvironment, bots: Mapping[str, Any], stop: Collection[str],
+              observe_text: bool = False) -> None:
+    """Let the bots of ``bots`` (role -> ``.act(obs)``) play until a role in ``stop`` is to move or the match ends."""
+    limit = match.max_rounds * (match.f_cap + 1) + match.action_budget + match.max_rounds + MAX_AUDIT_FLAGS + 1
+    for _ in range(limit):
+        role = match.current_role
+        if role is None or role in stop:
+            return
+        match.apply(role, bots[role].act(match.observe(role, text=observe_text)))
+    raise RuntimeError(f"the bots did not hand the turn back within {limit} actions")
+
+
+class MatchHost:
+    """What every FraudArena environment does with its current match: ``record()``, ``render()`` and the
+    check that ``reset()`` came first. Mixed in before the API base class (AECEnv, gymnasium.Env,
+    MultiAgentEnv), so its ``render`` is the one used."""
+
+    match: RefereeEnvironment | None
+    render_mode: str | None
+
+    def _require_match(self) -> RefereeEnvironment:
+        if self.match is None:
+            raise RuntimeError("call reset() before using the environment")
+        return self.match
+
+    def record(self) -> dict[str, Any]:
+        """The current match record (docs/rules.md §11; complete with ``rewards`` once the match is done)."""
+        return self._require_match().record()
+
+    def render(self) -> str | None:
+        """A one-line text summary of the match (``render_mode="ansi"``); ``None`` without a render mode."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi'")
+            return None
+        return describe(self._require_match())

@@ -34,25 +34,26 @@ import numpy as np
 from fraudarena.agents import Policy, make_bot
 from fraudarena.arena import RefereeEnvironment, validate_config
 from fraudarena.arena.rng import SEED_LIMIT, bot_seed
-from fraudarena.arena.spec import MAX_AUDIT_FLAGS, Role
+from fraudarena.arena.spec import Role
 
 from .encoding import (
     FALLBACK_ACTIONS,
     MAX_ADS,
     MatchCodec,
+    MatchHost,
     RoleView,
     action_space,
-    describe,
     fresh_copy,
     max_queue,
     observation_space,
+    play_bots,
 )
 
 GYM_ROLES: tuple[str, ...] = (Role.INVESTIGATOR.value, Role.FRAUDSTER.value, Role.AUDITOR.value)
 """The roles :class:`FraudArenaGymEnv` can play (the Auditor with its two-action space)."""
 
 
-class FraudArenaGymEnv(gymnasium.Env):
+class FraudArenaGymEnv(MatchHost, gymnasium.Env):
     """One FraudArena role as a Gymnasium environment (module docstring)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
@@ -140,34 +141,11 @@ class FraudArenaGymEnv(gymnasium.Env):
             raise RuntimeError("call reset() before action_masks()")
         return self._view.mask.astype(bool)
 
-    def record(self) -> dict[str, Any]:
-        """The current match record (docs/rules.md §11)."""
-        return self._require_match().record()
-
-    def render(self) -> str | None:
-        """A one-line text summary of the match (``render_mode="ansi"``); ``None`` without a render mode."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi'")
-            return None
-        return describe(self._require_match())
-
     # ------------------------------------------------------------------------------------------------
-
-    def _require_match(self) -> RefereeEnvironment:
-        if self.match is None:
-            raise RuntimeError("call reset() before using the environment")
-        return self.match
 
     def _play_bots(self) -> None:
         """Let the bots act until it is this role's turn or the match is over."""
-        match = self._require_match()
-        limit = match.max_rounds * (match.f_cap + 1) + match.action_budget + match.max_rounds + MAX_AUDIT_FLAGS + 1
-        for _ in range(limit):
-            role = match.current_role
-            if role is None or role == self.role:
-                return
-            match.apply(role, self._bots[role].act(match.observe(role, text=self.observe_text)))
-        raise RuntimeError(f"the bots did not hand the turn back within {limit} actions")
+        play_bots(self._require_match(), self._bots, (self.role,), self.observe_text)
 
     def _observe(self) -> tuple[dict[str, Any], dict[str, Any]]:
         match = self._require_match()

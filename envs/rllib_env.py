@@ -53,19 +53,20 @@ from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, IN
 from fraudarena.agents.rl.runner import shaped_rewards
 from fraudarena.arena import RefereeEnvironment, validate_config
 from fraudarena.arena.rng import SEED_LIMIT, bot_seed
-from fraudarena.arena.spec import MAX_AUDIT_FLAGS, Role
+from fraudarena.arena.spec import Role
 
 from .encoding import (
     AUDITOR_FEATURES,
     FALLBACK_ACTIONS,
     MAX_ADS,
     MatchCodec,
+    MatchHost,
     RoleView,
     action_space,
-    describe,
     fresh_copy,
     max_queue,
     n_actions,
+    play_bots,
 )
 
 MASKED_LOGIT = -1e9
@@ -164,7 +165,7 @@ class ShapedCredit(ConnectorV2):
 # The environment
 
 
-class FraudArenaMultiAgentEnv(MultiAgentEnv):
+class FraudArenaMultiAgentEnv(MatchHost, MultiAgentEnv):
     """FraudArena as an RLlib ``MultiAgentEnv`` (module docstring).
 
     ``config`` keys (all optional): ``task_id`` (default ``"task_3"``), ``overrides`` (docs/rules.md §3
@@ -203,6 +204,7 @@ class FraudArenaMultiAgentEnv(MultiAgentEnv):
         self.agents = list(learners)
         self.observation_spaces = {r: flat_observation_space(r, self.max_ads) for r in learners}
         self.action_spaces = {r: action_space(r, self.max_ads) for r in learners}
+        self.render_mode = "ansi"
         self.match: RefereeEnvironment | None = None
         self._codec: MatchCodec | None = None
         self._bots: dict[str, Policy] = {}
@@ -277,28 +279,8 @@ class FraudArenaMultiAgentEnv(MultiAgentEnv):
         done = dict.fromkeys(self.learners, True)
         return obs, rewards, {**done, "__all__": True}, {**dict.fromkeys(self.learners, False), "__all__": False}, infos
 
-    def record(self) -> dict[str, Any]:
-        """The current match record (docs/rules.md §11)."""
-        return self._require_match().record()
-
-    def render(self) -> str:
-        """A one-line text summary of the match."""
-        return describe(self._require_match())
-
-    def _require_match(self) -> RefereeEnvironment:
-        if self.match is None:
-            raise RuntimeError("call reset() before using the environment")
-        return self.match
-
     def _play_bots(self) -> None:
-        match = self._require_match()
-        limit = match.max_rounds * (match.f_cap + 1) + match.action_budget + match.max_rounds + MAX_AUDIT_FLAGS + 1
-        for _ in range(limit):
-            role = match.current_role
-            if role is None or role in self.learners:
-                return
-            match.apply(role, self._bots[role].act(match.observe(role)))
-        raise RuntimeError(f"the bots did not hand the turn back within {limit} actions")
+        play_bots(self._require_match(), self._bots, self.learners)
 
     def _turn(self) -> tuple[dict[str, Any], dict[str, Any]]:
         match = self._require_match()

@@ -72,6 +72,7 @@ def test_bot_seats_are_seeded_like_play_match() -> None:
     before = [e["action"] for e in env.record()["actions"]]
     reference = play_match("task_3", 21, fraudster="reactive", investigator="scripted")
     assert before and before == [e["action"] for e in reference["actions"][: len(before)]]
+    assert (env.render() or "").startswith("task_3 seed=21 ")  # envs.encoding.MatchHost, shared by every env
 
 
 def test_illegal_actions_play_end_turn_and_are_counted() -> None:
