@@ -302,7 +302,15 @@ class RoleClient:
             data["takeover"] = True
         obs = await self.request("join", data)
         self.match_id, self.seat_token = match_id, token
+        self._follow_seq(obs)
         return obs
+
+    def _follow_seq(self, obs: dict[str, Any]) -> None:
+        """Number the next steps past the seat's ``last_seq`` (a new client on a seat someone played)."""
+        last = obs.get("last_seq")
+        if isinstance(last, int):
+            nxt = next(self._seq)
+            self._seq = itertools.count(max(nxt, last + 1))
 
     async def queue(self, task_id: str = "task_1", timeout: float | None = None) -> dict[str, Any]:
         """Wait in the matchmaking queue (docs/protocol.md#matchmaking-queue) until seated; returns the observation.

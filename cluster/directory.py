@@ -60,6 +60,7 @@ class DirectoryActor:
         self._watches: dict[str, asyncio.Task] = {}  # actor key -> its death watch
         self._recovering: dict[str, asyncio.Task] = {}  # actor key -> the rebuild of its matches
         self._leftovers: asyncio.Task | None = None
+        self._rebuilding: dict[str, asyncio.Event] = {}  # match id -> set when its rebuild has ended
         self.rebuilt = 0  # matches rebuilt from their journal (stats)
         self.lost = 0  # matches archived as lost
         self.live: dict[str, dict[str, Any]] = {}  # match_id -> {"actor": key, "summary": {...}}
@@ -81,7 +82,8 @@ class DirectoryActor:
 
     async def _start_actor(self) -> _ActorSlot:
         key = f"a{next(self._counter)}"
-        handle = MatchActor.options(num_cpus=0, max_concurrency=self.settings.actor_max_concurrency).remote(
+        handle = MatchActor.options(num_cpus=0, max_concurrency=self.settings.actor_max_concurrency,
+                                    resources=dict(self.settings.match_actor_resources)).remote(
             self.actor_settings, key, self.settings.matches_per_actor, self._me())
         await handle.ready.remote()
         return _ActorSlot(key, handle)
@@ -113,7 +115,12 @@ class DirectoryActor:
         """
         self._kick_refill()
         if self._leftovers is None and self.journal_dir is not None:
-            self._leftovers = asyncio.get_running_loop().create_task(self._recover_leftovers())
+            leftovers = [m for m in pending_journals(self.journal_dir) if m not in self.live]
+            for match_id in leftovers[: max(0, self.settings.max_live_matches - len(self.live))]:
+                self.live[match_id] = {"actor": None, "summary": None}  # lookups wait for its rebuild
+                self._rebuilding[match_id] = asyncio.Event()
+            self._leftovers = asyncio.get_running_loop().create_task(
+                self._recover_leftovers([m for m in leftovers if m in self._rebuilding]))
         want = min(wait_for, self.settings.pool_size)
         while len(self.pool) < want and self._refill is not None and not self._refill.done():
             await asyncio.wait([self._refill], timeout=0.05)
@@ -175,7 +182,15 @@ class DirectoryActor:
             if entry is not None:
                 entry["summary"] = summary
 
-    def lookup(self, match_id: str):
+    async def lookup(self, match_id: str):
+        """The actor handle of a live match (None: not live); waits for a rebuild under way."""
+        rebuilding = self._rebuilding.get(match_id)
+        if rebuilding is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rebuilding.wait(), 60.0)
+        return self._handle_of(match_id)
+
+    def _handle_of(self, match_id: str):
         entry = self.live.get(match_id)
         if entry is None or entry["actor"] is None:
             return None
@@ -281,7 +296,7 @@ class DirectoryActor:
         elif slot is None and self._recovering:  # a rebuild (started by the watch) is under way
             await asyncio.gather(*(asyncio.shield(t) for t in list(self._recovering.values())),
                                  return_exceptions=True)
-        return self.lookup(match_id)
+        return self._handle_of(match_id)
 
     async def _recover_slot(self, slot: _ActorSlot) -> None:
         task = self._recovering.get(slot.key)
@@ -301,12 +316,21 @@ class DirectoryActor:
 
     async def _rebuild(self, match_id: str, keep_conns: bool = True) -> bool:
         """Rebuild one match from its journal on a live actor; archive it as lost when that fails."""
+        done = self._rebuilding.setdefault(match_id, asyncio.Event())
+        try:
+            return await self._rebuild_once(match_id, keep_conns)
+        finally:
+            done.set()
+            if self._rebuilding.get(match_id) is done:
+                del self._rebuilding[match_id]
+
+    async def _rebuild_once(self, match_id: str, keep_conns: bool) -> bool:
         entry = self.live.get(match_id)
         if entry is None:
             return False
-        entry["actor"] = None  # lookups answer "not live" until the match is back
-        if self.journal_dir is None or not journal_file(self.journal_dir, match_id).exists():
-            await self._archive_lost(match_id, "no journal")
+        entry["actor"] = None  # lookups wait until the match is back
+        if self.journal_dir is None:
+            await self._archive_lost(match_id, "matches are not journaled (journal_dir: off)")
             return False
         for _attempt in range(2):
             try:
@@ -357,17 +381,16 @@ class DirectoryActor:
         self.live.pop(match_id, None)
         self.lost += 1
 
-    async def _recover_leftovers(self) -> None:
-        """Journals left by an earlier run: every such match is live again (or archived when finished)."""
-        for match_id in pending_journals(self.journal_dir):
-            if match_id in self.live or len(self.live) >= self.settings.max_live_matches:
-                continue
-            self.live[match_id] = {"actor": None, "summary": None}
+    async def _recover_leftovers(self, match_ids: list[str]) -> None:
+        """Journals left by an earlier run (reserved by ``ensure_pool``): every such match is live again, its
+        seats disconnected (or it is archived at once when it had finished)."""
+        for match_id in match_ids:
             try:
                 await self._rebuild(match_id, keep_conns=False)
             except Exception:
                 log.exception("recovering match %s failed", match_id)
                 self.live.pop(match_id, None)
+                self._rebuilding.pop(match_id, None)
 
 
 async def _is_dead(handle: Any) -> bool:

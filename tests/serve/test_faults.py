@@ -7,6 +7,8 @@
 * SIGKILL of the Serve replica: every client reconnects by itself and gets its seat back with a plain
   rejoin (no ``takeover``), and the match finishes.
 * A finished match is in the archive while it lingers, and stays there when every arena process is killed.
+* A stop and restart of the arena mid-match: at the start the match is rebuilt from its journal, the seats
+  are taken again with a plain join of their tokens and the match finishes.
 * SIGSTOP of the HistoryActor: ``/health`` answers ``degraded`` and ``/archive`` 503 ``unavailable`` fast.
 
 Each fault takes a few seconds to tens of seconds on two shared cores, so the module is ``slow`` (it runs
@@ -39,23 +41,40 @@ FAULTS = {"instance": "t-faults", "done_linger_s": 30.0, "pool_size": 2, "histor
           "long_poll_s": 5.0, "turn_timeout_s": 120.0}
 
 
+def _start(cfg: dict, arena: Arena) -> None:
+    from ray import serve
+
+    from fraudarena.serve.deployment import build_app
+
+    serve.run(build_app(cfg), name=cfg["instance"], route_prefix="/faults")
+    until(lambda: _get(arena, "/api/v1/health").status_code == 200, 90, "faults arena healthy")
+
+
+def _stop(cfg: dict) -> None:
+    """What ``fraudarena stop`` after ``serve shutdown`` does: the app and every actor of the instance go."""
+    from ray import serve
+
+    from fraudarena.cluster import naming
+    from fraudarena.served.settings import ArenaSettings
+
+    serve.delete(cfg["instance"])
+    naming.kill_instance(ArenaSettings(**cfg))
+
+
 @pytest.fixture(scope="module")
 def faults(served, tmp_path_factory):
     from ray import serve
 
     from fraudarena.cluster import naming
-    from fraudarena.serve.deployment import build_app
     from fraudarena.served.settings import ArenaSettings
 
     tmp = tmp_path_factory.mktemp("faults")
     cfg = dict(FAULTS, archive_path=str(tmp / "faults.sqlite3"))
     settings = ArenaSettings(**cfg)
-    port = served["main"].port
-    serve.run(build_app(cfg), name=cfg["instance"], route_prefix="/faults")
-    arena = Arena(port, "/faults")
-    until(lambda: _get(arena, "/api/v1/health").status_code == 200, 90, "faults arena healthy")
+    arena = Arena(served["main"].port, "/faults")
+    _start(cfg, arena)
     try:
-        yield arena, settings
+        yield arena, settings, cfg
     finally:
         serve.delete(cfg["instance"])
         naming.kill_instance(settings)
@@ -143,7 +162,7 @@ async def _play_with_fault(arena: Arena, seed: int, fault) -> tuple[str, dict[st
 
 
 def test_match_actor_sigkill_mid_match_rebuilds_it_and_the_seats_play_on(faults):
-    arena, settings = faults
+    arena, settings, _cfg = faults
     before = _stats(settings)
     acked: dict[str, list] = {}
 
@@ -167,7 +186,7 @@ def test_match_actor_sigkill_mid_match_rebuilds_it_and_the_seats_play_on(faults)
 
 
 def test_a_match_that_cannot_be_rebuilt_is_archived_lost_and_frees_its_slot(faults):
-    arena, settings = faults
+    arena, settings, _cfg = faults
     created = httpx.post(arena.http + "/api/v1/matches", json={"task_id": "task_1", "seed": 4}, timeout=30).json()
     mid = created["match_id"]
     live_before = _get(arena, "/api/v1/health").json()["live_matches"]
@@ -182,7 +201,7 @@ def test_a_match_that_cannot_be_rebuilt_is_archived_lost_and_frees_its_slot(faul
 
 
 def test_replica_sigkill_clients_reconnect_and_rejoin_without_takeover(faults):
-    arena, settings = faults
+    arena, settings, _cfg = faults
 
     def kill_replica(_mid: str) -> None:
         pids = _replica_pids(settings.instance)
@@ -201,7 +220,7 @@ def test_finished_match_is_archived_at_once_and_survives_killing_every_arena_pro
 
     from fraudarena.cluster import naming
 
-    arena, settings = faults
+    arena, settings, _cfg = faults
     finals, _ = asyncio.run(three_socket_match(arena.ws, "task_1", 23))
     mid = finals["fraudster"]["match_id"]
     live = _get(arena, f"/api/v1/matches/{mid}").json()
@@ -224,7 +243,7 @@ def test_finished_match_is_archived_at_once_and_survives_killing_every_arena_pro
 def test_history_stall_degrades_health_and_archive_within_bounds(faults):
     from fraudarena.cluster import naming
 
-    arena, settings = faults
+    arena, settings, _cfg = faults
     until(lambda: _get(arena, "/api/v1/health").json()["status"] == "ok", 60, "health ok")
     pid = _pid(naming.history_handle(settings, create=False)._actor_id.hex())
     os.kill(pid, signal.SIGSTOP)
@@ -244,3 +263,51 @@ def test_history_stall_degrades_health_and_archive_within_bounds(faults):
     assert archive_s < settings.history_timeout_s + 2.0
     assert root["status"] == "degraded"
     until(lambda: _get(arena, "/api/v1/health").json()["status"] == "ok", 60, "health ok after SIGCONT")
+
+
+def test_stop_and_restart_mid_match_resumes_the_match_from_its_journal(faults):
+    arena, settings, cfg = faults
+
+    async def first_half() -> tuple[str, dict[str, str]]:
+        clients, obs, mid = await _seated_clients(arena, 24)
+        toks = {r: c.seat_token for r, c in clients.items()}
+        bots = {r: make_bot("scripted", r, bot_seed("task_1", 24, r)) for r in ROLES}
+        tasks = [asyncio.ensure_future(play_seat(clients[r], bots[r], obs[r])) for r in ROLES]
+        async with httpx.AsyncClient(timeout=30) as http:
+            deadline = time.monotonic() + 60
+            while (await http.get(f"{arena.http}/api/v1/matches/{mid}")).json().get("round_number", 0) < 2:
+                assert time.monotonic() < deadline, "the match did not reach round 2"
+                await asyncio.sleep(0.02)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for c in clients.values():
+            await c.close()
+        return mid, toks
+
+    async def second_half(mid: str, toks: dict[str, str]) -> None:
+        clients = {r: RoleClient(arena.ws, r, reply_timeout=90.0) for r in ROLES}
+        try:
+            obs = {}
+            for r, c in clients.items():
+                await c.connect()
+                obs[r] = await c.join(mid, toks[r])  # a plain join: the seats are free after the restart
+            bots = {r: make_bot("scripted", r, bot_seed("task_1", 24, r)) for r in ROLES}
+            await asyncio.wait_for(asyncio.gather(*(play_seat(clients[r], bots[r], obs[r]) for r in ROLES)), 240)
+        finally:
+            for c in clients.values():
+                await c.close()
+
+    mid, toks = asyncio.run(first_half())
+    _stop(cfg)  # the arena stops (its actors are killed) mid-match
+    journal = journal_file(settings.journal_path(ray_default=True), mid)
+    assert journal.exists(), "an unfinished match keeps its journal over a stop"
+    before = [{"role": e["role"], "action": e["action"]} for e in read_journal(journal) if e["t"] == "act"]
+    assert _archived(settings, mid) is None
+    _start(cfg, arena)
+    asyncio.run(second_half(mid, toks))
+    entry = until(lambda: _archived(settings, mid), 10, "the resumed match archived")
+    assert entry["summary"]["status"] == "done"
+    record = entry["record"]
+    assert _record_json(replay(record).record()) == _record_json(record)
+    assert [{"role": a["role"], "action": a["action"]} for a in record["actions"][: len(before)]] == before
