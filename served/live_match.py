@@ -242,6 +242,14 @@ class LiveMatch:
             self.unattended_since = now
         return True
 
+    def drop_dead_conns(self, now: float) -> list[str]:
+        """Free the seats whose connection's process is known dead (an orphaned socket of a dead replica):
+        they show ``disconnected`` and the idle rule applies again. Returns the roles freed."""
+        freed = [r for r, seat in self.seats.items() if seat.conn is not None and not conn_alive(seat.conn)]
+        for role in freed:
+            self.leave(role, self.seats[role].conn or "", now)
+        return freed
+
     def holds(self, role: str, conn: str) -> bool:
         return self.seats[role].conn == conn
 
@@ -322,6 +330,7 @@ class LiveMatch:
                 self._early_entry = self.archive_entry("done", now)
                 self._early_entry["keep_live"] = True
             return "done" if now >= self.done_at + self.settings.done_linger_s else None
+        self.drop_dead_conns(now)
         if self.unattended_since is not None and now >= self.unattended_since + self.settings.idle_ttl_s:
             self._broadcast_done("abandoned")
             return "abandoned"

@@ -142,6 +142,14 @@ def test_a_seat_held_by_a_dead_process_is_free_for_a_plain_rejoin(tmp_path):
     try:
         match.join("investigator", "replicaB/2", token, False, 2.0)
         assert match.holds("investigator", "replicaB/2")
+        # an orphaned seat nobody rejoins is freed by the next deadline pass, and the idle rule runs again
+        match.join("auditor", "replicaA/3", match.tokens["auditor"], True, 3.0)
+        assert match.seat_statuses()["auditor"] == "connected"
+        assert match.advance(4.0) is None
+        assert match.seat_statuses()["auditor"] == "disconnected"
+        for role in ("fraudster", "investigator"):
+            match.leave(role, match.seats[role].conn or "", 5.0)
+        assert match.advance(5.0 + SETTINGS.idle_ttl_s) == "abandoned"
     finally:
         live_match.set_conn_probe(None)
 
