@@ -140,6 +140,10 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
             print(notice, flush=True)
         print(f"  archive      {settings.archive_file()}  (finished matches; --archive PATH or archive_path)",
               flush=True)
+        journal = settings.journal_path(ray_default=True)
+        if journal is not None:
+            print(f"  journals     {journal}  (live matches, rebuilt after a crash or restart; journal_dir)",
+                  flush=True)
         if ready is not None:
             ready.set()
         if not embedded or not block:
@@ -160,6 +164,9 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
 
 def _stop_embedded(settings: ArenaSettings, previous: dict) -> None:
     """Kill the arena's actors, then the local cluster (Serve's controller, proxy and replicas with it).
+
+    Nothing finished is lost: a match is archived the moment it ends; unfinished matches keep their journals and
+    are live again at the next start (docs/operations.md#faults-and-recovery).
 
     ``serve.shutdown()`` is skipped: with the HAProxy ingress it waits up to 30 s for the controller.
     """
