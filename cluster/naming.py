@@ -67,7 +67,8 @@ def history_handle(settings: ArenaSettings, create: bool = True):
     handle = _get(settings, "history")
     if handle is None and create:
         handle = HistoryActor.options(name=settings.actor_name("history"), namespace=settings.namespace,
-                                      lifetime="detached", get_if_exists=True).remote(settings.model_dump())
+                                      lifetime="detached", get_if_exists=True,
+                                      resources=dict(settings.singleton_resources)).remote(settings.model_dump())
     return handle
 
 
@@ -78,7 +79,8 @@ def directory_handle(settings: ArenaSettings, create: bool = True):
     handle = _get(settings, "directory")
     if handle is None and create:
         handle = DirectoryActor.options(name=settings.actor_name("directory"), namespace=settings.namespace,
-                                        lifetime="detached", get_if_exists=True).remote(settings.model_dump())
+                                        lifetime="detached", get_if_exists=True,
+                                        resources=dict(settings.singleton_resources)).remote(settings.model_dump())
     return handle
 
 
@@ -89,8 +91,8 @@ def matchmaker_handle(settings: ArenaSettings, create: bool = True):
     handle = _get(settings, "matchmaker")
     if handle is None and create:
         handle = MatchmakerActor.options(name=settings.actor_name("matchmaker"), namespace=settings.namespace,
-                                         lifetime="detached", get_if_exists=True,
-                                         max_concurrency=MAX_CONCURRENCY).remote(settings.model_dump())
+                                         lifetime="detached", get_if_exists=True, max_concurrency=MAX_CONCURRENCY,
+                                         resources=dict(settings.singleton_resources)).remote(settings.model_dump())
     return handle
 
 

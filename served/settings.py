@@ -64,6 +64,12 @@ class ArenaSettings(BaseModel):
     pool_size: int = Field(4, ge=0, description="Idle pre-started match actors kept ready.")
     matches_per_actor: int = Field(1, ge=1, le=10_000)
     actor_max_concurrency: int = Field(1000, ge=8, description="Concurrent calls per (async) match actor.")
+    match_actor_resources: dict[str, float] = Field(default_factory=dict, description="Custom Ray resources each "
+                                                    "match actor requests: match actors go only to nodes that offer "
+                                                    "them (docs/operations.md#several-nodes).")
+    singleton_resources: dict[str, float] = Field(default_factory=dict, description="Custom Ray resources the "
+                                                  "directory, history and matchmaker actors request, e.g. one only "
+                                                  "the node with the archive offers (docs/operations.md#several-nodes).")
     long_poll_s: float = Field(15.0, gt=0, description="How long a socket's event long-poll waits.")
     public_url: str = Field("", description="Base ws:// URL advertised in POST /matches answers.")
     # Learned house bots: "policy:<name>" plays the checkpoint directory mapped to <name> here.
