@@ -69,7 +69,7 @@ class ArenaSettings(BaseModel):
                                                     "them (docs/operations.md#several-nodes).")
     singleton_resources: dict[str, float] = Field(default_factory=dict, description="Custom Ray resources the "
                                                   "directory, history and matchmaker actors request, e.g. one only "
-                                                  "the node with the archive offers (docs/operations.md#several-nodes).")
+                                                  "the archive's node offers (docs/operations.md#several-nodes).")
     long_poll_s: float = Field(15.0, gt=0, description="How long a socket's event long-poll waits.")
     public_url: str = Field("", description="Base ws:// URL advertised in POST /matches answers.")
     # Learned house bots: "policy:<name>" plays the checkpoint directory mapped to <name> here.
