@@ -1,8 +1,11 @@
 """Ray placement of the rollout loop: ``RolloutWorker`` actors around the runner ``TrainConfig.engine`` names.
 
 Each worker steps ``matches_per_worker`` matches in-process and batches the policy forward pass across
-them; its seeds derive from (config seed, worker index). Per iteration the driver puts the weights in
-the object store once (``ray.put``) and hands the same reference to every worker. A worker sends its
+them; its seeds derive from (config seed, worker index). Per iteration the driver puts the live weights in
+the object store once (``ray.put``) and hands the same reference to every worker; a frozen league snapshot
+is put once in its life (its reference kept until the league drops it), and a worker fetches and loads each
+snapshot once (docs/training.md "League"). With the pool the driver also sends the PFSP opponent table. A
+worker sends its
 archive-sampled finished matches (``archive_rate``, default 1 in 100) to the arena's ``HistoryActor``
 in one batched ``append`` per iteration, tagged with the run and iteration, so training games open
 through the same archive API as served ones.
@@ -18,6 +21,14 @@ import ray
 from fraudarena.agents.rl import make_runner
 from fraudarena.agents.rl.config import TrainConfig
 from fraudarena.agents.rl.runner import RolloutResult
+from fraudarena.agents.rl.trainer import apply_league
+
+
+def _nbytes(tree: Any) -> int:
+    """Bytes of the tensors in a nested dict of state dicts."""
+    if isinstance(tree, dict):
+        return sum(_nbytes(v) for v in tree.values())
+    return int(tree.numel() * tree.element_size()) if hasattr(tree, "numel") else 0
 
 
 def archive_entries(sampled: list[dict], run: str, iteration: int, worker: int) -> list[dict[str, Any]]:
@@ -54,9 +65,19 @@ class RolloutWorker:
         self.index = worker_index
         self.history = history
         self.runner = make_runner(cfg, worker_index)
+        self.loaded: set[str] = set()
 
-    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> RolloutResult:
+    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int,
+                snapshots: dict[str, Any] | None = None, league: dict[str, Any] | None = None) -> RolloutResult:
+        """One rollout. ``weights``: the live weights (and, from older drivers, every snapshot);
+        ``snapshots``: ``{policy id: ObjectRef}`` of the league's pool, fetched only when not loaded yet."""
+        if snapshots:
+            new = [pid for pid in snapshots if pid not in self.loaded]
+            if new:
+                weights = {**weights, **dict(zip(new, ray.get([snapshots[p] for p in new]), strict=True))}
+                self.loaded.update(new)
         self.runner.set_weights(weights)
+        apply_league(self.runner, league)
         self.runner.set_mode(mode)
         result = self.runner.run(n_steps)
         if result.sampled_records and self.history is not None:
@@ -69,13 +90,31 @@ class RolloutWorker:
 class RayCollector:
     """The driver's handle on ``num_workers`` rollout workers (same interface as ``LocalCollector``)."""
 
+    accepts_league = True
+    """``collect`` takes the ``league`` keyword (pool and opponent table), see ``Trainer``."""
+
     def __init__(self, config: TrainConfig, history: Any = None) -> None:
         self.workers = [RolloutWorker.remote(config.to_dict(), i, history)
                         for i in range(max(1, config.num_workers))]
+        self.snapshot_refs: dict[str, Any] = {}
+        self.put_bytes = 0  # state-dict bytes put in the object store so far (docs/training.md "League")
 
-    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> list[RolloutResult]:
-        ref = ray.put(weights)  # once per iteration, shared by every worker
-        pending = [w.collect.remote(ref, mode, n_steps, iteration) for w in self.workers]
+    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int,
+                league: dict[str, Any] | None = None) -> list[RolloutResult]:
+        """One iteration on every worker: the live weights put once per call, each snapshot once in its life."""
+        live = {"live": weights["live"]} if "live" in weights else {}
+        snaps = {pid: w for pid, w in weights.items() if pid != "live"}
+        for pid in list(self.snapshot_refs):
+            if pid not in snaps:  # dropped from the league: let the object store free it
+                del self.snapshot_refs[pid]
+        for pid, w in snaps.items():
+            if pid not in self.snapshot_refs:
+                self.snapshot_refs[pid] = ray.put(w)
+                self.put_bytes += _nbytes(w)
+        ref = ray.put(live)  # once per iteration, shared by every worker
+        self.put_bytes += _nbytes(live)
+        pending = [w.collect.remote(ref, mode, n_steps, iteration, dict(self.snapshot_refs), league)
+                   for w in self.workers]
         out: list[RolloutResult] = []
         while pending:
             done, pending = ray.wait(pending, num_returns=1)

@@ -57,6 +57,7 @@ from fraudarena.arena.rng import bot_seed
 from ..bots.textkit import fresh_plain_texts
 from .features import CoreFeatures
 from .inference import investigator_logits
+from .league import draw_opponent
 from .rewards import (
     KIND_END,
     KIND_INVESTIGATE,
@@ -108,6 +109,8 @@ class CoreRolloutRunner:
         self.models: dict[tuple[str, str], torch.nn.Module] = {}
         self.policy_ids: list[str] = ["live"]  # seat code k ≥ 0 = policy_ids[k]
         self.snapshots: dict[str, list[str]] = {r: [] for r in LEARNABLE}
+        # per seat role, the league's (choice, probability) list under PFSP/Elo sampling (agents/rl/league.py)
+        self.opponent_table: dict[str, list[tuple[str, float]]] = {}
         self.mode = "ppo"
         # behaviour cloning and evaluation run on SelfPlayRunner, built (and given the weights) on first use
         self._fallback_args = (n_matches, task_ids, seed, learn_roles, opponent_weights, hidden, shaped_credit,
@@ -226,8 +229,8 @@ class CoreRolloutRunner:
                 self.seat[m, col] = 0
                 self.learn[m, col] = True
                 names[role] = "live"
-            elif choice == "snapshot":
-                pid = self.rng.choice(self.snapshots[role])
+            elif choice == "snapshot" or choice.startswith("snap:"):
+                pid = self.rng.choice(self.snapshots[role]) if choice == "snapshot" else choice
                 self.seat[m, col] = self.policy_ids.index(pid)
                 names[role] = pid
             else:
@@ -246,6 +249,8 @@ class CoreRolloutRunner:
         self.active[m] = True
 
     def _weighted_choice(self, role: str) -> str:
+        if self.opponent_table.get(role):
+            return draw_opponent(self.rng, self.opponent_table[role])
         return weighted_opponent(self.rng, self.opponent_weights, bool(self.snapshots[role]))
 
     # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class Elo:
         for k in (kf, ki):
             self.games[k] = self.games.get(k, 0) + 1
 
+    def clone(self, role: str, source: str, name: str) -> None:
+        """Start entry ``name`` at ``source``'s rating (a snapshot frozen from the live policy)."""
+        self.ratings[self.key(role, name)] = self.rating(role, source)
+
     def table(self) -> list[tuple[str, float, int]]:
         """(entry, rating, games), best first within each role."""
         return sorted(((k, v, self.games.get(k, 0)) for k, v in self.ratings.items()),

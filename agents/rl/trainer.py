@@ -40,17 +40,44 @@ class Collector(Protocol):
     def close(self) -> None: ...
 
 
+def apply_league(runner: Any, league: dict[str, Any] | None) -> None:
+    """Give a runner the league's current pool (snapshot ids it may draw; runners keep every model they were
+    ever sent) and, with PFSP/Elo sampling, the opponent table (``League.opponent_table``; the core runner
+    reads ``opponent_table``, docs/training.md "League")."""
+    if not league:
+        return
+    for role, ids in (league.get("pool") or {}).items():
+        runner.snapshots[role] = list(ids)
+    table = league.get("table") or {}
+    runner.opponent_table = dict(table)
+    fallback = getattr(runner, "_fallback", None)
+    if fallback is not None:
+        for role, ids in (league.get("pool") or {}).items():
+            fallback.snapshots[role] = list(ids)
+
+
 class LocalCollector:
     """In-process collector: one runner (``config.engine``, see :func:`agents.rl.make_runner`) per (virtual)
     worker, stepped in turn."""
 
+    accepts_league = True
+    """``collect`` takes the ``league`` keyword (pool and opponent table)."""
+
     def __init__(self, config: TrainConfig, n_runners: int = 1) -> None:
         self.runners = [make_runner(config, i) for i in range(max(1, n_runners))]
+        self._sent: set[str] = set()
 
-    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int) -> list[RolloutResult]:
+    def collect(self, weights: dict, mode: str, n_steps: int, iteration: int,
+                league: dict[str, Any] | None = None) -> list[RolloutResult]:
+        """Step every runner ``n_steps``; snapshots already sent are not loaded again."""
+        if league is not None:  # a frozen snapshot never changes: load it once
+            new = {pid: w for pid, w in weights.items() if pid == "live" or pid not in self._sent}
+            self._sent |= set(weights) - {"live"}
+            weights = new
         out = []
         for r in self.runners:
             r.set_weights(weights)
+            apply_league(r, league)
             r.set_mode(mode)
             out.append(r.run(n_steps))
         return out
@@ -99,7 +126,9 @@ class Trainer:
         self.run_dir = Path(run_dir or Path(config.runs_dir) / config.run_name)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.learner = PPOLearner(config)
-        self.league = League(config.learn_roles, config.max_snapshots)
+        self.league = League(config.learn_roles, config.max_snapshots, config.pfsp_window)
+        for role in config.learn_roles:
+            self.league.last_frozen[role] = config.bc_iterations
         self.elo = Elo()
         self.iteration = 0
         self.total_matches = 0
@@ -153,7 +182,10 @@ class Trainer:
         mode = "bc" if it <= cfg.bc_iterations else "ppo"
         t0 = time.perf_counter()
         weights = self.league.worker_weights(self.learner.get_weights())
-        results = self.collector.collect(weights, mode, cfg.rollout_steps, it)
+        if getattr(self.collector, "accepts_league", False):
+            results = self.collector.collect(weights, mode, cfg.rollout_steps, it, league=self._league_info())
+        else:
+            results = self.collector.collect(weights, mode, cfg.rollout_steps, it)
         t_collect = time.perf_counter() - t0
         stats = summarise(results)
         stats["iteration"] = float(it)
@@ -182,11 +214,18 @@ class Trainer:
             self.bc_buffer = {}
             for r in results:
                 for m in r.results:
-                    self.elo.update(m.seats["fraudster"], m.seats["investigator"], investigator_score(m.rewards))
-            if cfg.snapshot_every and (it - cfg.bc_iterations) % cfg.snapshot_every == 0:
+                    score = investigator_score(m.rewards)
+                    self.elo.update(m.seats["fraudster"], m.seats["investigator"], score)
+                    self.league.record(m.seats, score)
+            frozen = self._roles_to_freeze(it)
+            if frozen:
                 live = self.learner.get_weights()
-                for role in cfg.learn_roles:
-                    self.league.add(role, live[role], it)
+                for role in frozen:
+                    pid = self.league.add(role, live[role], it)
+                    self.elo.clone(role, "live", pid)
+                    stats[f"league/{role}_frozen"] = 1.0
+            for role in cfg.learn_roles:
+                stats[f"league/{role}_snapshots"] = float(len(self.league.ids(role)))
         for role in ("investigator", "fraudster"):
             stats[f"elo/{role}_live"] = self.elo.rating(role, "live")
         sampled = [rec for r in results for rec in r.sampled_records]
@@ -206,6 +245,30 @@ class Trainer:
             save_checkpoint(self.run_dir / "checkpoints" / f"iter_{it}", self.learner.get_weights(),
                             cfg.to_dict(), it)
         return stats
+
+    def _roles_to_freeze(self, it: int) -> list[str]:
+        """The learned roles whose live policy becomes a snapshot after PPO iteration ``it`` (``snapshot_rule``)."""
+        cfg = self.config
+        roles = [r for r in cfg.learn_roles if r not in cfg.frozen_roles]
+        if not cfg.snapshot_every:
+            return []
+        if cfg.snapshot_rule == "timer":
+            return roles if (it - cfg.bc_iterations) % cfg.snapshot_every == 0 else []
+        if cfg.snapshot_rule == "win":
+            return [r for r in roles if self.league.should_freeze(r, it, self.elo, cfg.snapshot_every,
+                                                                   cfg.snapshot_max_gap, cfg.snapshot_win_threshold)]
+        raise ValueError(f"unknown snapshot_rule {cfg.snapshot_rule!r}: expected timer or win")
+
+    def _league_info(self) -> dict[str, Any]:
+        """What the collectors pass to the runners: the snapshot pool and, with ``opponent_sampling`` pfsp or
+        elo, the opponent table per seat role (see ``League.opponent_table``)."""
+        cfg = self.config
+        info: dict[str, Any] = {"pool": self.league.pool(), "table": {}}
+        if cfg.opponent_sampling != "weights":
+            for seat_role in cfg.learn_roles:
+                info["table"][seat_role] = self.league.opponent_table(seat_role, cfg.opponent_sampling, self.elo,
+                                                                      cfg.pfsp_power, cfg.pfsp_floor)
+        return info
 
     def _record(self, stats: dict[str, float]) -> None:
         self.history.append(stats)
