@@ -29,6 +29,7 @@ See docs/training.md (*RLlib*).
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +158,10 @@ class ShapedCredit(ConnectorV2):
             if credit is None:
                 continue
             n = min(len(credit), len(sa_episode.get_rewards()))
-            sa_episode.set_rewards(new_data=np.asarray(credit[:n], dtype=np.float32), at_indices=slice(0, n))
+            with warnings.catch_warnings():
+                # RLlib's reward buffer checks each scalar with Box.contains, which warns that it casts a scalar
+                warnings.filterwarnings("ignore", message=".*Casting input x to numpy array", category=UserWarning)
+                sa_episode.set_rewards(new_data=np.asarray(credit[:n], dtype=np.float32), at_indices=slice(0, n))
         return batch
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from ray.rllib.core.columns import Columns
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.pre_checks.env import check_multiagent_environments
 
 from fraudarena.agents import make_bot, play_match
@@ -18,6 +19,7 @@ from fraudarena.envs.rllib_env import (
     MASKED_LOGIT,
     FraudArenaMultiAgentEnv,
     RLlibPolicyBot,
+    ShapedCredit,
     load_module,
     module_spec,
     obs_size,
@@ -94,6 +96,22 @@ def test_shaped_credit_sums_to_the_match_reward() -> None:
             assert len(credit) == end["decisions"][role]
             assert sum(credit) == pytest.approx(end["rewards"][role], abs=1e-9)
         assert any(c != 0.0 for c in end["infos"]["investigator"]["credit"][:-1])
+
+
+def test_shaped_credit_connector_rewrites_finished_episodes() -> None:
+    """The learner connector writes the final info's credit list over the rewards (list or numpy episodes)."""
+    def episode() -> SingleAgentEpisode:
+        return SingleAgentEpisode(observations=[np.zeros(2, np.float32)] * 4, actions=[0, 0, 0],
+                                  rewards=[0.0, 0.0, 1.0], infos=[{}, {}, {}, {"credit": [0.5, -0.25, 0.75]}],
+                                  terminated=True, len_lookback_buffer=0)
+
+    untouched = SingleAgentEpisode(observations=[np.zeros(2, np.float32)] * 2, actions=[0], rewards=[0.3],
+                                   infos=[{}, {}], len_lookback_buffer=0)
+    listed, arrays = episode(), episode().to_numpy()
+    ShapedCredit()(rl_module=None, batch={}, episodes=[listed, arrays, untouched])
+    assert list(map(float, listed.get_rewards())) == [0.5, -0.25, 0.75]
+    assert list(map(float, arrays.get_rewards())) == [0.5, -0.25, 0.75]
+    assert list(map(float, untouched.get_rewards())) == pytest.approx([0.3])
 
 
 def test_config_errors() -> None:
