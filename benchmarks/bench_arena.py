@@ -6,8 +6,9 @@ random bots (bots see ``observe(role, text=False)``, as in training), and the sa
 full observations (text summaries included, as served to external agents) as the in-run baseline.
 It also creates 1,000 live ``RefereeEnvironment`` objects and reports the memory each holds, and measures
 the batched core (``arena/core``): decisions per CPU second in batch (rules kernels alone, and with the
-encoder features and masks rebuilt for every decision), and the kernels' first-compile and cached start
-times in fresh processes.
+encoder features and masks rebuilt for every decision), the kernels' first-compile and cached start
+times in fresh processes, and each house bot's CPU cost per decision: the Python bot (observation + ``act``)
+against its twin on the core (``agents/rl/core_bots.py``, in batch).
 
     python benchmarks/bench_arena.py [--seconds 3] [--json]
 """
@@ -167,6 +168,92 @@ def bench_core(seconds: float, task_id: str = "task_3", n_matches: int = 256, wi
             "reset_ms": reset_cpu / max(1, resets) * 1e3, "with_features": with_features}
 
 
+#: house-bot pairings of the bot benchmark: (investigator kind, fraudster kind)
+BOT_PAIRS = (("scripted", "reactive"), ("ringhunter", "camouflage"))
+
+
+def bench_python_bots(seconds: float, pair: tuple[str, str], task_id: str = "task_3") -> dict[str, float]:
+    """CPU µs per decision of the Python house bots on the referee, per role: ``observe(role, text=False)`` +
+    ``act`` (``<role>_us``), and with the referee's ``apply`` of the action (``<role>_applied_us``)."""
+    spent = {"investigator": 0.0, "fraudster": 0.0}
+    applied = {"investigator": 0.0, "fraudster": 0.0}
+    n = {"investigator": 0, "fraudster": 0}
+    kinds = {"investigator": pair[0], "fraudster": pair[1], "auditor": "scripted"}
+    seed = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        env = RefereeEnvironment(task_id=task_id, seed=seed)
+        bots = {role: make_bot(kind, role, bot_seed(task_id, seed, role)) for role, kind in kinds.items()}
+        while not env.done:
+            role = env.current_role
+            assert role is not None
+            t0 = time.process_time()
+            action = bots[role].act(env.observe(role, text=False))
+            t1 = time.process_time()
+            env.apply(role, action)
+            if role in spent:
+                spent[role] += t1 - t0
+                applied[role] += time.process_time() - t0
+                n[role] += 1
+        seed += 1
+    return {**{f"{role}_us": spent[role] / max(1, n[role]) * 1e6 for role in spent},
+            **{f"{role}_applied_us": applied[role] / max(1, n[role]) * 1e6 for role in spent}}
+
+
+def bench_core_bots(seconds: float, pair: tuple[str, str], task_id: str = "task_3", n_matches: int = 256
+                    ) -> dict[str, float]:
+    """CPU µs per decision of the core house bots (``agents/rl/core_bots.py``) in a batch of ``n_matches``:
+    ``CoreBots.act`` on the matches whose seat is on turn, per role, which includes applying the actions (one
+    ``CoreBatch.step``; a proposal's texts and ``propose`` in Python). Resets are not counted."""
+    import numpy as np
+
+    from fraudarena.agents.rl.core_bots import CoreBots
+    from fraudarena.arena.core import CoreBatch
+    from fraudarena.arena.core.layout import MI_PHASE, PH_AUDIT, PH_FRAUDSTER, PH_INVESTIGATOR
+
+    batch = CoreBatch(n_matches, n_slots=33)
+    bots = CoreBots(batch)
+    seed = 0
+
+    def reset(m: int) -> None:
+        nonlocal seed
+        batch.reset(m, task_id, seed)
+        bots.on_reset(m, pair[0], pair[1], {r: bot_seed(task_id, seed, r) for r in ("investigator", "fraudster")})
+        seed += 1
+
+    for m in range(n_matches):
+        reset(m)
+    spent = {"investigator": 0.0, "fraudster": 0.0}
+    n = {"investigator": 0, "fraudster": 0}
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        phase = batch.mi[:, MI_PHASE]
+        for role, ph in (("investigator", PH_INVESTIGATOR), ("fraudster", PH_FRAUDSTER)):
+            ms = np.nonzero(phase == ph)[0]
+            t0 = time.process_time()
+            bots.act(ms)
+            spent[role] += time.process_time() - t0
+            n[role] += len(ms)
+        for m in np.nonzero(batch.mi[:, MI_PHASE] >= PH_AUDIT)[0]:
+            reset(int(m))
+    return {f"{role}_us": spent[role] / max(1, n[role]) * 1e6 for role in spent}
+
+
+def bench_bots(seconds: float) -> list[dict[str, Any]]:
+    """Per house-bot kind: µs per decision of the Python bot and of its core twin, and the ratio (same run) of
+    decision + apply on both sides."""
+    out = []
+    for pair in BOT_PAIRS:
+        bench_core_bots(0.3, pair)  # compile / warm up
+        py = bench_python_bots(seconds, pair)
+        core = bench_core_bots(seconds, pair)
+        for role, kind in zip(("investigator", "fraudster"), pair, strict=True):
+            out.append({"role": role, "kind": kind, "python_us": py[f"{role}_us"],
+                        "python_applied_us": py[f"{role}_applied_us"], "core_us": core[f"{role}_us"],
+                        "speedup": py[f"{role}_applied_us"] / core[f"{role}_us"]})
+    return out
+
+
 def core_compile_seconds() -> dict[str, float]:
     """Seconds to import and first-call the core's kernels in a fresh process: with an empty numba cache
     (first compile) and with the cache this checkout keeps."""
@@ -208,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     mem = {"bytes_per_env_after_reset": memory_per_env(), "bytes_per_env_after_match": memory_per_played_env()}
     core = {"rules_only": bench_core(args.seconds, with_features=False),
             "rules_features_masks": bench_core(args.seconds, with_features=True),
-            "compile": core_compile_seconds()}
+            "compile": core_compile_seconds(), "bots": bench_bots(args.seconds)}
     if args.json:
         print(json.dumps({"rows": rows, "memory": mem, "core": core}, indent=2))
         return 0
@@ -227,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{res['matches_per_cpu_s']:.0f} matches/s")
     print(f"  kernels: first compile {core['compile']['first_compile_s']:.1f} s, cached start "
           f"{core['compile']['cached_start_s']:.1f} s   (target: >= 100000 decisions/s per core)")
+    print("\nhouse bots, CPU µs per decision (task_3; Python: observe + act, and + the referee's apply; core:"
+          " CoreBots.act in a batch of 256, action applied):")
+    print(f"  {'role':<13} {'kind':<11} {'python':>9} {'+apply':>9} {'core':>9} {'speedup':>8}")
+    for r in core["bots"]:
+        print(f"  {r['role']:<13} {r['kind']:<11} {r['python_us']:>9.1f} {r['python_applied_us']:>9.1f} "
+              f"{r['core_us']:>9.2f} {r['speedup']:>7.1f}x")
     return 0
 
 
