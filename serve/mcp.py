@@ -160,13 +160,20 @@ async def dispatch(request: Request, rpc: JsonRpcRequest) -> Any:
     raise JsonRpcError(METHOD_NOT_FOUND, f"method {rpc.method!r} is not served here")
 
 
+class _AsciiJSON(JSONResponse):
+    """JSON with ASCII escapes: an echoed id holding a lone surrogate (valid JSON text, not UTF-8) cannot fail."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _answer(request_id: Any, *, result: Any = None, error: JsonRpcError | None = None) -> JSONResponse:
     body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
     if error is not None:
         body["error"] = error.payload()
     else:
         body["result"] = result
-    return JSONResponse(body)
+    return _AsciiJSON(body)
 
 
 router = APIRouter(dependencies=[Depends(rest.rest_rate_limit)])

@@ -19,6 +19,7 @@ import socket
 import time
 
 import fuzz_inputs as F
+import httpx
 import pytest
 import websockets
 from hypothesis import HealthCheck, given, settings
@@ -127,4 +128,13 @@ def test_body_cut_off_by_the_client_is_no_server_error(fuzzed_server):
             s.recv(100)
     assert F.established_connections(srv.port) == 0 or F.wait_connections(srv.port, 0, 10) == 0
     time.sleep(0.2)
+    assert log.records == [], log.records[:5]
+
+
+def test_mcp_echoes_an_id_holding_a_lone_surrogate(fuzzed_server):
+    """Found by ``benchmarks/fuzz.py``: a JSON-RPC id such as ``"\\ud83c"`` (valid JSON text, not encodable as
+    UTF-8) made rendering the answer fail with HTTP 500; it is echoed with an ASCII escape now."""
+    srv, log = fuzzed_server
+    r = httpx.post(f"{srv.http}/mcp", content=b'{"jsonrpc":"2.0","id":"\\ud83c","method":"ping"}', timeout=30)
+    assert r.status_code == 200 and r.json() == {"jsonrpc": "2.0", "id": "\ud83c", "result": {}}
     assert log.records == [], log.records[:5]
