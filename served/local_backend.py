@@ -14,6 +14,7 @@ from fraudarena.served import tokens
 from fraudarena.served.archive_store import ArchiveStore, remove_with_token
 from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
 from fraudarena.served.event_mux import EventMux
+from fraudarena.served.journal import remove_journal
 from fraudarena.served.match_host import MatchHost
 from fraudarena.served.matchmaking import Matchmaker
 from fraudarena.served.settings import ArenaSettings
@@ -55,8 +56,11 @@ class LocalBackend:
         return None
 
     async def _archive(self, entries: list[dict[str, Any]]) -> None:
-        for e in entries:
-            self.store.append(e["match_id"], e["summary"], e["record"], e.get("secret"))
+        for e in entries:  # as HistoryActor.append (docs/operations.md#faults-and-recovery)
+            if not e.get("already_archived"):
+                self.store.append(e["match_id"], e["summary"], e["record"], e.get("secret"))
+            if not e.get("keep_live"):
+                remove_journal(self.settings.journal_path(), e["match_id"])
 
     async def _call(self, op: str, match_id: str, *args: Any) -> Any:
         return _unwrap(await self.mux.call(self.link, [op, match_id, *args]))
