@@ -1,16 +1,22 @@
 """Benchmark of the served arena: concurrent matches of three bot clients over real sockets.
 
 For each server setup (the single-process uvicorn baseline; Ray Serve with one match per actor;
-Ray Serve with K packed matches per actor) and each concurrency level, N matches are played at once,
-each by three scripted-bot clients over three WebSockets (127.0.0.1 only). Reported: complete
-matches/s, round trips/s, p50/p99 step latency, memory per live match (``POST``-created idle matches,
-actor included), the machine's load average and free memory after each level, and each figure as a
-ratio to the baseline. ``--live`` also creates that many idle live matches on the packed setup and
-checks a match still plays.
+Ray Serve with K packed matches per actor; variants of those with other settings) and each concurrency
+level, N matches are played at once, each by three scripted-bot clients over three WebSockets
+(127.0.0.1 only). Reported: complete matches/s, round trips/s, p50/p99 step latency, the calls made to
+match hosts per finished match (counted by the replica: coalesced ``handle_batch`` calls, event
+long-polls, and the requests inside the batches; Serve adds one directory → actor ``create`` call per
+match), memory per live match (``POST``-created idle matches, actor included), the machine's load
+average and free memory after each level, and each figure as a ratio to the baseline measured in the
+same run. ``--live`` also creates that many idle live matches on the packed setup and checks a match
+still plays. ``--k1-search`` finds, on the one-actor-per-match setup, the largest number of concurrent
+matches that all finish (doubling, then bisecting, within a time budget).
 
-    python benchmarks/bench_serve.py [--json] [--levels 10,50] [--packed 10,100] [--proxy haproxy]
+    python benchmarks/bench_serve.py [--json] [--levels 1,50,200] [--packed 10,100] [--proxy haproxy]
     python benchmarks/bench_serve.py --levels 50 --packed 10,100 --skip-k1     # packed setups only
     python benchmarks/bench_serve.py --k1-levels 200 --packed 0                 # 200 matches, one actor each
+    python benchmarks/bench_serve.py --levels 50,200 --skip-k1 --variant nocoalesce:coalesce_max=1
+    python benchmarks/bench_serve.py --levels 1 --skip-k1 --packed 0 --k1-search 600   # K=1 capacity
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from fraudarena.arena.rng import bot_seed
 from fraudarena.serve.baseline import free_port
 
 BENCH_ARGS = {"rate_per_s": 100000, "rate_burst": 100000, "max_live_matches": 10000, "done_linger_s": 30,
-              "idle_ttl_s": 3600, "turn_timeout_s": 600}
+              "idle_ttl_s": 3600, "turn_timeout_s": 600, "create_per_min": 1e9, "create_burst": 100000,
+              "debug_calls": True}
 
 
 def mem_available_mib() -> float:
@@ -135,8 +142,10 @@ async def _seat(client: RoleClient, bot: Any, obs: dict[str, Any], lat: list[flo
             obs = await client.obs()
 
 
-async def _match(url: str, task_id: str, seed: int, lat: list[float], counter: list[int]) -> None:
-    clients = {r: RoleClient(url, r, open_timeout=120, reply_timeout=300) for r in ROLES}
+async def _match(url: str, task_id: str, seed: int, lat: list[float], counter: list[int],
+                 reply_timeout: float = 300) -> None:
+    clients = {r: RoleClient(url, r, open_timeout=min(120, reply_timeout), reply_timeout=reply_timeout)
+               for r in ROLES}
     try:
         for c in clients.values():
             await c.connect()
@@ -146,14 +155,15 @@ async def _match(url: str, task_id: str, seed: int, lat: list[float], counter: l
             obs[r] = await clients[r].join(mid, tokens[r])
         counter[0] += 4
         bots = {r: make_bot("scripted", r, bot_seed(task_id, seed, r)) for r in ROLES}
-        await asyncio.gather(*(_seat(clients[r], bots[r], obs[r], lat) for r in ROLES))
+        await asyncio.wait_for(asyncio.gather(*(_seat(clients[r], bots[r], obs[r], lat) for r in ROLES)),
+                               reply_timeout)
         counter[0] += 1
     finally:
         for c in clients.values():
             await c.close()
 
 
-async def _load(url: str, n: int, rounds: int, task_id: str) -> dict[str, Any]:
+async def _load(url: str, n: int, rounds: int, task_id: str, reply_timeout: float = 300) -> dict[str, Any]:
     lat: list[float] = []
     counter = [0]
     errors = 0
@@ -164,7 +174,7 @@ async def _load(url: str, n: int, rounds: int, task_id: str) -> dict[str, Any]:
         nonlocal errors
         for k in range(rounds):
             try:
-                await _match(url, task_id, 1000 * i + k, lat, counter)
+                await _match(url, task_id, 1000 * i + k, lat, counter, reply_timeout)
             except Exception as exc:  # counted and reported, by kind (exception type and server error code)
                 errors += 1
                 kind = f"{type(exc).__name__}:{getattr(exc, 'code', '')}".rstrip(":")
@@ -234,17 +244,38 @@ def _rss_per_match(server: Server, n: int) -> float:
     return round((after - before) / n, 3)
 
 
+def host_calls(server: Server) -> dict[str, int]:
+    """The replica's call counters (``GET /api/v1/debug/calls``; the bench turns ``debug_calls`` on)."""
+    r = httpx.get(f"{server.http}/api/v1/debug/calls", timeout=30)
+    r.raise_for_status()
+    return r.json()["calls"]
+
+
+def calls_per_match(before: dict[str, int], after: dict[str, int], matches: int) -> dict[str, Any]:
+    """Host calls (batches + polls) per finished match, with the parts."""
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in {*before, *after}}
+    per = (lambda v: round(v / matches, 2)) if matches else (lambda v: None)
+    return {"calls_per_match": per(delta.get("batches", 0) + delta.get("polls", 0)),
+            "batches_per_match": per(delta.get("batches", 0)), "polls_per_match": per(delta.get("polls", 0)),
+            "requests_per_match": per(delta.get("requests", 0)),
+            "obs_from_events_per_match": per(delta.get("obs_from_events", 0))}
+
+
 def run_setup(label: str, kind: str, args: dict[str, Any], levels: list[int], proxy: str, task_id: str,
-              rounds: int, live: int = 0, start_timeout_s: float = 600) -> dict[str, Any]:
-    out: dict[str, Any] = {"setup": label, "levels": {}}
+              rounds: int, live: int = 0, start_timeout_s: float = 600, k1_search_s: float = 0,
+              k1_search_max: int = 400) -> dict[str, Any]:
+    out: dict[str, Any] = {"setup": label, "args": args, "levels": {}}
     with Server(kind, args, proxy, start_timeout_s) as server:
         out["startup_s"] = round(server.startup_s, 1)
         asyncio.run(_load(server.ws, 2, 1, task_id))  # warm-up
+        drain(server)
         for n in levels:
+            calls_before = host_calls(server)
             res = asyncio.run(_load(server.ws, n, rounds, task_id))
             res["loadavg_1m"] = round(os.getloadavg()[0], 1)  # the whole machine's, other tenants included
             res["mem_available_mib"] = round(mem_available_mib())
             drain(server)
+            res.update(calls_per_match(calls_before, host_calls(server), res["matches"]))
             k = int(args.get("matches_per_actor", 1))
             res["mem_per_match_mib"] = memory_per_match(server, 10 if kind == "serve" and k == 1 else 100, k)
             drain(server)
@@ -253,7 +284,44 @@ def run_setup(label: str, kind: str, args: dict[str, Any], levels: list[int], pr
         if live:
             out["live"] = live_capacity(server, live, task_id)
             print(f"  {label:<28} live={live} {out['live']}", file=sys.stderr, flush=True)
+        if k1_search_s > 0:
+            out["capacity_search"] = capacity_search(server, task_id, k1_search_s, k1_search_max)
     return out
+
+
+def capacity_search(server: Server, task_id: str, budget_s: float, cap: int, start: int = 25,
+                    reply_timeout: float = 90, min_free_mib: float = 3000) -> dict[str, Any]:
+    """The largest number of concurrent matches that all finish: double from ``start``, then bisect.
+
+    Each probe plays n matches at once (a match that takes longer than ``reply_timeout`` counts as
+    failed); the search stops when the bracket is within 10 %, ``budget_s`` is spent, ``cap`` is reached
+    or free memory falls under ``min_free_mib`` (the machine is shared: never push it into swap).
+    """
+    t0 = time.monotonic()
+    good, bad, n = 0, None, start
+    probes = []
+    while time.monotonic() - t0 < budget_s:
+        res = asyncio.run(_load(server.ws, n, 1, task_id, reply_timeout))
+        free = mem_available_mib()
+        probes.append({"n": n, "failed": res["errors"], "wall_s": res["wall_s"], "p50_ms": res["p50_ms"],
+                       "matches_per_s": res["matches_per_s"], "loadavg_1m": round(os.getloadavg()[0], 1),
+                       "mem_available_mib": round(free)})
+        print(f"  capacity probe n={n} {probes[-1]}", file=sys.stderr, flush=True)
+        drain(server, 300)
+        if res["errors"] == 0:
+            good = n
+        else:
+            bad = n
+        if good >= cap or free < min_free_mib:
+            break
+        if bad is None:
+            n = min(cap, 2 * n)
+        else:
+            if bad - good <= max(2, good // 10):
+                break
+            n = (good + bad) // 2
+    return {"largest_zero_failure": good, "smallest_failing": bad, "probes": probes,
+            "search_s": round(time.monotonic() - t0, 1), "budget_s": budget_s, "cap": cap}
 
 
 def _arena_pss_mib() -> float:
@@ -309,12 +377,18 @@ def main() -> None:
                              "once a few run and fills the rest in the background")
     parser.add_argument("--start-timeout", type=float, default=600, help="seconds a server may take to start")
     parser.add_argument("--skip-baseline", action="store_true", help="no uvicorn baseline (no ratios)")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="an extra Serve setup NAME:key=value,... (ArenaSettings fields; matches_per_actor "
+                             "defaults to the largest --packed K), run at --levels; repeatable")
+    parser.add_argument("--k1-search", type=float, default=0,
+                        help="seconds for the K=1 capacity search (0: none); runs on its own K=1 server")
+    parser.add_argument("--k1-search-max", type=int, default=400, help="largest n the capacity search tries")
     ns = parser.parse_args()
     levels = [int(x) for x in ns.levels.split(",") if x]
     k1_levels = [int(x) for x in (ns.k1_levels or ns.levels).split(",") if x]
     proxies = ["haproxy", "default"] if ns.proxy == "both" else [ns.proxy]
     packed_ks = [k for k in (int(x) for x in ns.packed.split(",") if x) if k > 1]
-    base_levels = sorted(set((levels if packed_ks else []) + ([] if ns.skip_k1 else k1_levels)))
+    base_levels = sorted(set((levels if packed_ks or ns.variant else []) + ([] if ns.skip_k1 else k1_levels)))
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "mem_available_mib": round(mem_available_mib())},
                               "task": ns.task, "results": []}
     base: dict[str, Any] = {"levels": {}}
@@ -334,6 +408,22 @@ def main() -> None:
                                levels, proxy, ns.task, ns.rounds, live=ns.live, start_timeout_s=ns.start_timeout)
             packed["ratio_to_baseline"] = ratios(packed, base)
             report["results"].append(packed)
+        for spec in ns.variant:
+            name, _, kvs = spec.partition(":")
+            args = {"matches_per_actor": max(packed_ks or [1]), "pool_size": 2}
+            for kv in filter(None, kvs.split(",")):
+                key, _, value = kv.partition("=")
+                args[key] = json.loads(value)
+            var = run_setup(f"serve-{proxy}-{name}", "serve", args, levels, proxy, ns.task, ns.rounds,
+                            start_timeout_s=ns.start_timeout)
+            var["ratio_to_baseline"] = ratios(var, base)
+            report["results"].append(var)
+        if ns.k1_search > 0:
+            search = run_setup(f"serve-{proxy}-k1-capacity", "serve",
+                               {"matches_per_actor": 1, "pool_size": min(ns.k1_search_max, 100)}, [], proxy,
+                               ns.task, ns.rounds, start_timeout_s=ns.start_timeout, k1_search_s=ns.k1_search,
+                               k1_search_max=ns.k1_search_max)
+            report["results"].append(search)
     if ns.json:
         print(json.dumps(report, indent=2))
         return
@@ -343,10 +433,15 @@ def main() -> None:
             ratio = res.get("ratio_to_baseline", {}).get(n, {})
             print(f"  n={n:<4} matches/s {row['matches_per_s']:<7} trips/s {row['round_trips_per_s']:<8} "
                   f"p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  mem/match {row['mem_per_match_mib']} MiB  "
+                  f"calls/match {row.get('calls_per_match')} (polls {row.get('polls_per_match')})  "
                   f"errors {row['errors']}" + (f" {row['error_kinds']}" if row.get("error_kinds") else "")
                   + (f"  ratio {ratio}" if ratio else ""))
         if "live" in res:
             print(f"  live: {res['live']}")
+        if "capacity_search" in res:
+            cs = res["capacity_search"]
+            print(f"  K=1 capacity: {cs['largest_zero_failure']} live matches with zero failures "
+                  f"(smallest failing {cs['smallest_failing']}, {cs['search_s']} s)")
 
 
 if __name__ == "__main__":

@@ -43,5 +43,8 @@ def start(num_cpus: int | None = 2, auth_mode: str | None = None, **kwargs) -> b
     os.environ.setdefault("RAY_AUTH_MODE", auth_mode or "disabled")
     kwargs.setdefault("include_dashboard", False)
     kwargs.setdefault("log_to_driver", False)
+    # A new local cluster, never one that another process started with ``ray start`` on this machine
+    # (without "local", ray.init joins the latest of those, and refuses num_cpus there).
+    kwargs.setdefault("address", "local")
     ray.init(num_cpus=num_cpus, **kwargs)
     return True

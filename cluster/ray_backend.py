@@ -56,7 +56,7 @@ class RayBackend:
         self.history = None
         self.matchmaker = None  # looked up on the first ``queue`` (docs/protocol.md#matchmaking-queue)
         self._handles: OrderedDict[str, Any] = OrderedDict()
-        self.mux = EventMux(settings.long_poll_s, f"r-{secrets.token_hex(6)}")
+        self.mux = EventMux(settings.long_poll_s, f"r-{secrets.token_hex(6)}", settings.coalesce_max)
 
     async def start(self) -> None:
         self.directory, self.history = await naming.ensure_singletons(self.settings)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 import fraudarena
 from fraudarena.arena.spec import ROLES
-from fraudarena.serve import mcp, rest, spectator
+from fraudarena.serve import debug, mcp, rest, spectator
 from fraudarena.serve.openenv_ws import OpenEnvSession
 from fraudarena.serve.ws_session import RoleSession
 from fraudarena.served.backend import Backend
@@ -31,6 +31,7 @@ def create_app(settings: ArenaSettings, backend: Backend) -> FastAPI:
     app.state.backend = backend
     app.state.started_at = time.time()
     app.include_router(rest.api, prefix="/api/v1")
+    app.include_router(debug.router, prefix="/api/v1")
     app.include_router(rest.root)
     app.include_router(mcp.router)
     app.include_router(spectator.router)

@@ -32,7 +32,6 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (match_id, role, conn)
-MAX_BATCH = 512  # requests per host call
 SEEN_MAX = 20_000  # matches whose latest change counter a channel remembers
 POLL_FAILURES = 3  # failed polls in a row after which the seats are told their match is gone
 _DROPS_OBS = frozenset({"step", "join", "leave"})
@@ -65,10 +64,12 @@ class _Sub:
 class HostChannel:
     """One replica's coalesced requests and event subscriptions on one match host."""
 
-    def __init__(self, link: HostLink, replica: str, wait_s: float, counts: Counter[str]) -> None:
+    def __init__(self, link: HostLink, replica: str, wait_s: float, counts: Counter[str],
+                 max_batch: int = 512) -> None:
         self.link = link
         self.replica = replica
         self.wait_s = wait_s
+        self.max_batch = max_batch
         self.counts = counts
         self.subs: dict[Key, _Sub] = {}
         self._queue: list[tuple[list[Any], asyncio.Future]] = []
@@ -102,7 +103,7 @@ class HostChannel:
 
     async def _send(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
             self.counts["batches"] += 1
             self.counts["requests"] += len(batch)
             try:
@@ -141,21 +142,30 @@ class HostChannel:
             self._sender is None or self._sender.done())
 
     async def _poll(self) -> None:
+        """Keep one poll open that watches every subscription at its current cursor.
+
+        A new subscription (or a gap) issues a new poll at once; the host then ends this replica's
+        older one. When the newest poll answers, the next is issued from the updated cursors.
+        """
         pending: set[asyncio.Future] = set()
+        latest: asyncio.Future | None = None
         failures = 0
         try:
             while self.subs:
-                if self._dirty.is_set() or not pending:
+                if self._dirty.is_set() or latest is None:
                     self._dirty.clear()
                     snapshot = [(m, r, c, s.cursor) for (m, r, c), s in self.subs.items()]
                     self.counts["polls"] += 1
-                    pending.add(asyncio.ensure_future(self.link.poll(snapshot, self.wait_s, self.replica)))
+                    latest = asyncio.ensure_future(self.link.poll(snapshot, self.wait_s, self.replica))
+                    pending.add(latest)
                 dirty = asyncio.ensure_future(self._dirty.wait())
                 done, _ = await asyncio.wait({*pending, dirty}, return_when=asyncio.FIRST_COMPLETED)
                 if not dirty.done():
                     dirty.cancel()
                 for fut in done & pending:
                     pending.discard(fut)
+                    if fut is latest:
+                        latest = None
                     try:
                         self._deliver(fut.result())
                         failures = 0
@@ -210,9 +220,10 @@ class HostChannel:
 class EventMux:
     """All host channels of one replica, keyed by the host's link key."""
 
-    def __init__(self, wait_s: float, replica: str) -> None:
+    def __init__(self, wait_s: float, replica: str, max_batch: int = 512) -> None:
         self.wait_s = wait_s
         self.replica = replica
+        self.max_batch = max_batch  # ArenaSettings.coalesce_max
         self.counts: Counter[str] = Counter()  # this replica's host calls by kind (benchmarks)
         self._channels: dict[Hashable, HostChannel] = {}
         self._keys: dict[Key, HostChannel] = {}
@@ -220,7 +231,8 @@ class EventMux:
     def channel(self, link: HostLink) -> HostChannel:
         chan = self._channels.get(link.key)
         if chan is None:
-            chan = self._channels[link.key] = HostChannel(link, self.replica, self.wait_s, self.counts)
+            chan = self._channels[link.key] = HostChannel(link, self.replica, self.wait_s, self.counts,
+                                                          self.max_batch)
         return chan
 
     async def call(self, link: HostLink, request: list[Any]) -> Any:

@@ -49,7 +49,7 @@ class LocalBackend:
         kwargs = {} if bot_factory is None else {"bot_factory": bot_factory}
         self.host = MatchHost(settings, settings.max_live_matches, on_archive=self._archive, **kwargs)
         self.link = LocalLink(self.host)
-        self.mux = EventMux(settings.long_poll_s, "local")
+        self.mux = EventMux(settings.long_poll_s, "local", settings.coalesce_max)
         self.matchmaker = Matchmaker(settings, self._create_queued)
 
     async def start(self) -> None:

@@ -56,10 +56,11 @@ async def _no_archive(_entries: list[dict[str, Any]]) -> None:
 class _PollWaiter:
     """One pending ``poll`` of a replica: its seats' cursors, woken by the matches that changed."""
 
-    __slots__ = ("by_match", "cursors", "dirty", "event", "replica")
+    __slots__ = ("by_match", "cursors", "dirty", "event", "replica", "superseded")
 
     def __init__(self, replica: str | None, subs: list[tuple[str, str, str, int]]) -> None:
         self.event = asyncio.Event()
+        self.superseded = False  # a newer poll of the same replica took over
         self.dirty: set[str] = set()
         self.replica = replica
         self.cursors: dict[Key, int] = {}
@@ -378,7 +379,8 @@ class MatchHost:
         ``subs`` are ``(match_id, role, conn, cursor)``. After the first pass only the seats of
         matches that changed meanwhile are looked at again, so a step in one of K packed matches costs
         this poll its three seats, not all of them. Rows a ``handle_batch`` of the same ``replica``
-        already carried are not answered again.
+        already carried are not answered again, and a newer poll of the same ``replica`` (which watches
+        all of its seats) ends this one at once.
         """
         self.calls["polls"] += 1
         loop = asyncio.get_running_loop()
@@ -386,6 +388,10 @@ class MatchHost:
         waiter = _PollWaiter(replica, subs)
         for match_id in waiter.by_match:
             self._watchers.setdefault(match_id, set()).add(waiter)
+        if replica is not None:  # the replica's newest poll replaces its older ones: they answer now
+            for older in self._replica_polls.get(replica, ()):
+                older.superseded = True
+                older.event.set()
         self._replica_polls.setdefault(replica, set()).add(waiter)
         try:
             check: Any = waiter.by_match
@@ -397,7 +403,7 @@ class MatchHost:
                         if row is not None:
                             ready.append(row)
                 remaining = deadline - loop.time()
-                if ready or remaining <= 0:
+                if ready or remaining <= 0 or waiter.superseded:
                     return ready
                 waiter.event.clear()
                 with contextlib.suppress(TimeoutError):

@@ -71,6 +71,10 @@ class ArenaSettings(BaseModel):
                                                   "directory, history and matchmaker actors request, e.g. one only "
                                                   "the archive's node offers (docs/operations.md#several-nodes).")
     long_poll_s: float = Field(15.0, gt=0, description="How long a socket's event long-poll waits.")
+    coalesce_max: int = Field(512, ge=1, le=100_000, description="Requests a replica sends a match host in one "
+                              "call (those that queued while the previous call was in flight); 1 turns coalescing off.")
+    debug_calls: bool = Field(False, description="Serve GET /api/v1/debug/calls: this replica's calls to its match "
+                              "hosts by kind (benchmarks/bench_serve.py).")
     public_url: str = Field("", description="Base ws:// URL advertised in POST /matches answers.")
     # Learned house bots: "policy:<name>" plays the checkpoint directory mapped to <name> here.
     policies: dict[str, str] = Field(default_factory=dict,

@@ -149,3 +149,71 @@ def test_a_full_match_costs_one_host_call_per_move_and_observations_come_with_ev
 
     asyncio.run(scenario())
 
+
+
+class JitterLink(SlowLink):
+    """Answers after a random delay on the way in and out, so polls and batches overtake each other."""
+
+    def __init__(self, host: MatchHost, key: str, rng) -> None:
+        super().__init__(host, 0.0)
+        self.key = key
+        self.rng = rng
+
+    async def batch(self, requests, replica):
+        await asyncio.sleep(self.rng.random() * 0.01)
+        out = await self.host.handle_batch(requests, replica)
+        await asyncio.sleep(self.rng.random() * 0.01)
+        return out
+
+    async def poll(self, subs, wait_s, replica):
+        await asyncio.sleep(self.rng.random() * 0.01)
+        out = await self.host.poll(subs, wait_s, replica)
+        await asyncio.sleep(self.rng.random() * 0.01)
+        return out
+
+
+def test_no_event_waits_for_a_poll_timeout_when_answers_overtake_each_other():
+    """20 matches on 2 packed hosts behind jittery links: every event reaches its seat without waiting out a
+    long-poll (they last 60 s here; the whole run is bounded to 30 s), and the record equals the referee's."""
+    import random
+
+    from fraudarena.agents import play_match
+
+    async def match(mux, link, host, mid, seed):
+        conns = {r: f"{mid}-{r}" for r in ROLES}
+        out = await _call(mux, link, ["create", mid, "fraudster", conns["fraudster"],
+                                      {"task_id": "task_1", "seed": seed}, {}])
+        cursors, obs = {"fraudster": out["cursor"]}, {"fraudster": out["observation"]}
+        for r in ("investigator", "auditor"):
+            joined = await _call(mux, link, ["join", mid, r, conns[r], out["seat_tokens"][r], False])
+            cursors[r], obs[r] = joined["cursor"], joined["observation"]
+        bots = {r: make_bot("scripted", r, bot_seed("task_1", seed, r)) for r in ROLES}
+
+        async def seat(role):
+            o, cursor = obs[role], cursors[role]
+            while not o["done"]:
+                if my_turn(o):
+                    o = await _call(mux, link, ["step", mid, role, conns[role], bots[role].act(o), None])
+                    continue
+                got = await mux.next_events(link, (mid, role, conns[role]), cursor)
+                cursor = got["cursor"]
+                if any(e["kind"] in ("your_turn", "match_done", "turn_timeout") for e in got["events"]):
+                    o = await _call(mux, link, ["observe", mid, role, conns[role]])
+
+        await asyncio.gather(*(seat(r) for r in ROLES))
+        return host.matches[mid].record()
+
+    async def scenario():
+        rng = random.Random(7)
+        settings = SETTINGS.model_copy(update={"long_poll_s": 60.0})
+        hosts = [MatchHost(settings, 10) for _ in range(2)]
+        links = [JitterLink(h, f"h{i}", rng) for i, h in enumerate(hosts)]
+        mux = EventMux(60.0, "r1")
+        records = await asyncio.wait_for(asyncio.gather(*(
+            match(mux, links[i % 2], hosts[i % 2], f"m{i}", i) for i in range(20))), 30)
+        assert all(rec == play_match("task_1", i) for i, rec in enumerate(records))
+        counts = mux.call_counts()
+        assert counts["batches"] + counts["polls"] < 20 * 10  # coalesced: far fewer calls than requests
+        assert counts["requests"] > 20 * 25
+
+    asyncio.run(scenario())

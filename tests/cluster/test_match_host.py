@@ -328,3 +328,24 @@ def test_batch_carries_the_replicas_events_and_the_poll_does_not_repeat_them():
         poll_a.cancel()
 
     asyncio.run(scenario())
+
+
+def test_a_newer_poll_of_the_same_replica_ends_the_older_one():
+    import asyncio
+
+    async def scenario():
+        host = _host()
+        mid, _ = _seated(host)
+        subs = [(mid, r, f"c-{r[0]}", len(host.matches[mid].seats[r].events)) for r in ROLES]
+        older = asyncio.ensure_future(host.poll(subs[:1], 5.0, "A"))
+        other = asyncio.ensure_future(host.poll(subs[:1], 5.0, "B"))
+        await asyncio.sleep(0.01)
+        newer = asyncio.ensure_future(host.poll(subs, 5.0, "A"))
+        assert await asyncio.wait_for(older, 1.0) == []  # answered at once, empty: the newer one watches
+        await asyncio.sleep(0.01)
+        assert not newer.done() and not other.done()  # another replica's poll is its own business
+        assert len(host._replica_polls["A"]) == 1
+        for fut in (newer, other):
+            fut.cancel()
+
+    asyncio.run(scenario())
