@@ -114,9 +114,9 @@ async def run_tool(request: Request, name: str, args: BaseModel) -> Any:
     if name == "list_live_matches":
         return {"matches": await backend.list_live()}
     assert isinstance(args, MatchArgs)
-    if name == "get_match":
-        return await backend.get_match(args.match_id)
-    return await backend.report(args.match_id)
+    if name == "get_match":  # bounded like REST: a stalled archive answers unavailable, it does not hang
+        return await rest.bounded(request, backend.get_match(args.match_id))
+    return await rest.bounded(request, backend.report(args.match_id))
 
 
 async def call_tool(request: Request, params: dict[str, Any]) -> dict[str, Any]:
