@@ -15,6 +15,7 @@ from serve_helpers import three_socket_match
 
 from fraudarena.serve.baseline import free_port
 from fraudarena.serve.launcher import code_version, load_config
+from fraudarena.served.archive_store import ArchiveStore
 
 
 def test_load_config_validates_args_and_sets_code_version(tmp_path):
@@ -48,8 +49,16 @@ def test_embedded_serve_plays_and_stops_on_ctrl_c(tmp_path):
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=30).json()["status"] == "ok"
         finals, _ = asyncio.run(three_socket_match(f"ws://127.0.0.1:{port}", "task_1", 2))
         assert finals["fraudster"]["done"]
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # within done_linger_s (60 s) of the match's end
         assert proc.wait(timeout=90) == 0
+        # nothing finished is lost on a stop: the match was archived when it ended, not after the linger
+        store = ArchiveStore(tmp_path / "a.sqlite3", 10_000)
+        try:
+            entry = store.get(finals["fraudster"]["match_id"])
+        finally:
+            store.close()
+        assert entry is not None and entry["summary"]["status"] == "done"
+        assert entry["record"] == finals["fraudster"]["record"]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
