@@ -26,8 +26,9 @@ import torch
 
 from fraudarena.agents.rl.ratings import Elo
 
-BOT = "bot:scripted"
-"""Seat name of the house bot in match results (the table's choice for it is ``"scripted"``)."""
+BOT = "house"
+"""The house bots as one opponent: every ``bot:<kind>`` seat of match results (``TrainConfig.house_bots``) counts
+as it; the table's choice for it is ``"scripted"`` (a house bot of the seat's kinds, drawn by the runner)."""
 
 
 def other(role: str) -> str:
@@ -43,6 +44,14 @@ def draw_opponent(rng: random.Random, table: list[tuple[str, float]]) -> str:
         if u < 0:
             return choice
     return table[-1][0]
+
+
+def _rating(elo: Elo, role: str, opponent: str) -> float:
+    """``opponent``'s Elo rating; for the house bots, the mean over the role's ``bot:<kind>`` entries."""
+    if opponent != BOT:
+        return elo.rating(role, opponent)
+    bots = [v for k, v in elo.ratings.items() if k.startswith(f"{role}/bot:")]
+    return sum(bots) / len(bots) if bots else elo.initial
 
 
 class League:
@@ -83,6 +92,7 @@ class League:
                 continue
             score = inv_score if role == "investigator" else 1.0 - inv_score
             opp = seats.get(other(role), BOT)
+            opp = BOT if opp.startswith("bot:") else opp
             self.scores[role].setdefault(opp, deque(maxlen=self.window)).append(score)
 
     def win_rate(self, role: str, opponent: str) -> float | None:
@@ -105,7 +115,7 @@ class League:
         weights = []
         for opp in self.opponents(seat_role):
             if sampling == "elo" and elo is not None:
-                w = elo.expected(elo.rating(live_role, "live"), elo.rating(seat_role, opp))
+                w = elo.expected(elo.rating(live_role, "live"), _rating(elo, seat_role, opp))
             elif sampling in ("pfsp", "elo"):
                 rate = self.win_rate(live_role, opp)
                 w = 0.5 if rate is None else rate

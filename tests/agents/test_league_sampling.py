@@ -25,7 +25,8 @@ def _league_with_results() -> League:
     league = League(ROLES, max_snapshots=4, window=50)
     league.add("fraudster", {"w": torch.zeros(1)}, 5)
     for _ in range(20):  # the live Investigator beats the house bot, loses to snapshot 5, splits with live
-        league.record({"investigator": "live", "fraudster": BOT}, 0.9)
+        league.record({"investigator": "live", "fraudster": "bot:scripted"}, 0.9)
+        league.record({"investigator": "live", "fraudster": "bot:camouflage"}, 0.9)  # every house bot is one
         league.record({"investigator": "live", "fraudster": "snap:fraudster:5"}, 0.2)
         league.record({"investigator": "live", "fraudster": "live"}, 0.5)
     return league
@@ -54,7 +55,7 @@ def test_elo_table_uses_expected_scores() -> None:
     elo = Elo()
     for _ in range(30):
         elo.update("snap:fraudster:5", "live", 0.1)  # the snapshot beats the live Investigator
-        elo.update(BOT, "live", 0.95)
+        elo.update("bot:scripted", "live", 0.95)
     table = dict(league.opponent_table("fraudster", "elo", elo, power=1.0, floor=0.0))
     assert table["snap:fraudster:5"] > table["live"] > table["scripted"]
 
@@ -94,10 +95,10 @@ def test_core_runner_draws_opponents_from_the_table_and_the_pool_only() -> None:
     assert results
     for m in results:
         if m.seats["fraudster"] == "live":  # focus Fraudster: the investigator seat from the table
-            assert m.seats["investigator"] in ("live", BOT)
+            assert m.seats["investigator"] in ("live", "bot:scripted")
         if m.seats["investigator"] == "live" and m.seats["fraudster"] != "live":
             assert m.seats["fraudster"] == "snap:fraudster:2"  # snapshot 1 was dropped from the pool
-    assert any(m.seats["investigator"] == BOT for m in results)
+    assert any(m.seats["investigator"] == "bot:scripted" for m in results)
 
 
 TINY = {"matches_per_worker": 6, "rollout_steps": 40, "bc_iterations": 1, "iterations": 4, "hidden": 8,
