@@ -181,11 +181,12 @@ class LiveMatch:
                 match.seats[entry["role"]].conn = None
             elif kind == "restarted":
                 match.restarts = int(entry.get("n", match.restarts))
-        for seat in match.seats.values():  # replayed phase changes are old news; sockets get ``match_restarted``
+        dropped = []
+        for seat in match.seats.values():
+            seat.events.clear()  # replayed phase changes are old news; sockets get ``match_restarted``
             if seat.conn is not None and (not keep_conns or not conn_alive(seat.conn)):
                 seat.conn = None
-        for seat in match.seats.values():
-            seat.events.clear()
+                dropped.append(seat.role)
         if not resume:
             return match
         match.restarts += 1
@@ -196,12 +197,12 @@ class LiveMatch:
             match.done_at = now
         match.journal = journal
         match._journal({"t": "restarted", "n": match.restarts, "at": now})
+        for role in dropped:  # so that a later rebuild does not seat them again
+            match._journal({"t": "left", "role": role})
         for seat in match.seats.values():
             if not seat.is_bot and seat.conn is not None:
                 match._push(seat.role, {"kind": "match_restarted", "restarts": match.restarts,
                                         "last_seq": seat.last_seq})
-            if not seat.is_bot and seat.conn is not None:
-                match._journal({"t": "seat", "role": seat.role, "conn": seat.conn})
         match._run_bots(now)
         return match
 

@@ -95,8 +95,11 @@ def test_rebuild_of_a_twice_crashed_match_and_token_digests(tmp_path):
                                    journal=MatchJournal(path))
     seq = _play(first, bots, 5, seq)
     second = LiveMatch.from_journal(read_journal(path), SETTINGS, 3.0, default_bot_factory,
-                                    journal=MatchJournal(path))
+                                    journal=MatchJournal(path), keep_conns=False)  # a restart of everything
     assert second.restarts == 2
+    assert second.seat_statuses() == {"fraudster": "disconnected", "investigator": "disconnected", "auditor": "bot"}
+    third = LiveMatch.from_journal(read_journal(path), SETTINGS, 3.5, default_bot_factory)
+    assert third.seat_statuses() == second.seat_statuses()  # the dropped holders are not seated again
     assert second.env.record()["actions"] == first.env.record()["actions"]
     # the plaintext tokens still open their seats; a wrong one does not
     second.join("investigator", "new-conn", toks["investigator"], True, 4.0)
