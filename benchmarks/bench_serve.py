@@ -420,7 +420,7 @@ def main() -> None:
             report["results"].append(var)
         if ns.k1_search > 0:
             search = run_setup(f"serve-{proxy}-k1-capacity", "serve",
-                               {"matches_per_actor": 1, "pool_size": min(ns.k1_search_max, 100)}, [], proxy,
+                               {"matches_per_actor": 1, "pool_size": 25}, [], proxy,
                                ns.task, ns.rounds, start_timeout_s=ns.start_timeout, k1_search_s=ns.k1_search,
                                k1_search_max=ns.k1_search_max)
             report["results"].append(search)
