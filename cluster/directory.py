@@ -393,15 +393,25 @@ class DirectoryActor:
                 self._rebuilding.pop(match_id, None)
 
 
-async def _is_dead(handle: Any) -> bool:
-    """True only when Ray reports the actor dead (a slow or briefly unreachable actor is alive)."""
-    try:
-        await asyncio.wait_for(handle.ready.remote(), 10.0)
-    except ActorDiedError:
-        return True
-    except Exception:
+UNREACHABLE_WAIT_S = 60.0
+"""How long ``recover`` waits on an unreachable actor: when its whole node is lost, Ray reports the actor dead
+only once the node's health checks have failed (about 15-30 s with Ray's defaults)."""
+
+
+async def _is_dead(handle: Any, wait_s: float = UNREACHABLE_WAIT_S) -> bool:
+    """True when Ray reports the actor dead; False as soon as it answers (a slow actor is alive). While it is
+    unreachable (its node may be dying) this asks again, for up to ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            await asyncio.wait_for(handle.ready.remote(), 10.0)
+        except ActorDiedError:
+            return True
+        except Exception:
+            if time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
         return False
-    return False
 
 
 def _no_bots(kind: str, role: str, seed: int) -> None:

@@ -7,7 +7,9 @@ and two worker nodes offering ``arena_matches``, which ``match_actor_resources``
 
 * matches play to the end with their actors on a worker node, routed by match id from the head's replica;
 * killing a worker node (its raylet and every worker process on it, no graceful drain) loses no finished
-  match: each is still in the archive with its record, and new matches play on the remaining node.
+  match: each is still in the archive with its record, and new matches play on the remaining node;
+* killing the worker node that holds a live match mid-match rebuilds the match from its journal on the other
+  worker node and its seats play it to the end over the same sockets.
 
 Slow (three raylets on two cores): CI runs it in its own pytest process (``.ci/run``), since it needs a Ray
 of its own; a Ray already connected in this process is shut down first and a local one restarted after.
@@ -16,6 +18,7 @@ of its own; a Ray already connected in this process is shut down first and a loc
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import time
@@ -23,6 +26,12 @@ import time
 import httpx
 import pytest
 from fuzz_inputs import normal_match
+
+from fraudarena.agents import make_bot
+from fraudarena.agents.client import ROLES, RoleClient, play_seat
+from fraudarena.arena import replay
+from fraudarena.arena.rng import bot_seed
+from fraudarena.served.journal import journal_file, read_journal
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.serve]
 
@@ -97,7 +106,7 @@ def nodes(tmp_path_factory):
             assert time.monotonic() < deadline, "the arena did not become healthy on the multi-node cluster"
             time.sleep(0.5)
         yield {"cluster": cluster, "workers": workers, "http": http, "ws": f"ws://127.0.0.1:{port}",
-               "settings": settings}
+               "settings": settings}  # tests remove the workers they kill from "workers"
     finally:
         try:
             serve.shutdown()
@@ -160,6 +169,7 @@ def test_matches_play_on_worker_nodes_and_survive_a_worker_kill(nodes):
     victim_id = actors[0]["node"]
     victim = next(w for w in nodes["workers"] if w.node_id == victim_id)
     cluster.remove_node(victim, allow_graceful=False)
+    nodes["workers"].remove(victim)
     deadline = time.monotonic() + 60
     while any(a["node"] == victim_id for a in _actors_by_class().get("MatchActor", [])):
         assert time.monotonic() < deadline, "match actors of the killed node still reported alive"
@@ -189,3 +199,84 @@ def test_matches_play_on_worker_nodes_and_survive_a_worker_kill(nodes):
     assert all(f["done"] for f in final.values())
     assert {a["node"] for a in _actors_by_class().get("MatchActor", [])} <= {survivor}
     assert _archived(http, final["fraudster"]["match_id"])["summary"]["status"] == "done"
+
+
+def _match_actor_node(settings, match_id: str) -> str:
+    import ray
+    import ray._private.state as state
+
+    from fraudarena.cluster import naming
+
+    handle = ray.get(naming.directory_handle(settings, create=False).lookup.remote(match_id), timeout=60)
+    assert handle is not None, f"{match_id} has no actor"
+    return state.actors(handle._actor_id.hex())["Address"]["NodeID"]
+
+
+def _directory_stats(settings) -> dict:
+    import ray
+
+    from fraudarena.cluster import naming
+
+    return ray.get(naming.directory_handle(settings, create=False).stats.remote(), timeout=60)
+
+
+async def _play_through_node_kill(ws: str, http: str, seed: int, kill) -> tuple[str, dict[str, RoleClient]]:
+    """Three scripted seats over three sockets; ``kill(match_id)`` runs once the match reaches round 2."""
+    clients = {r: RoleClient(ws, r, transcript=True, reply_timeout=120.0) for r in ROLES}
+    try:
+        for c in clients.values():
+            await c.connect()
+        obs = {"fraudster": await clients["fraudster"].reset(task_id="task_1", seed=seed)}
+        mid, toks = obs["fraudster"]["match_id"], obs["fraudster"]["seat_tokens"]
+        for r in ("investigator", "auditor"):
+            obs[r] = await clients[r].join(mid, toks[r])
+        bots = {r: make_bot("scripted", r, bot_seed("task_1", seed, r)) for r in ROLES}
+
+        async def trigger() -> None:
+            async with httpx.AsyncClient(timeout=30) as client:
+                deadline = time.monotonic() + 120
+                while (await client.get(f"{http}/api/v1/matches/{mid}")).json().get("round_number", 0) < 2:
+                    assert time.monotonic() < deadline, "the match did not reach round 2"
+                    await asyncio.sleep(0.02)
+            await asyncio.to_thread(kill, mid)
+
+        await asyncio.wait_for(asyncio.gather(trigger(), *(play_seat(clients[r], bots[r], obs[r]) for r in ROLES)),
+                               300)
+    finally:
+        for c in clients.values():
+            await c.close()
+    return mid, clients
+
+
+def test_a_worker_node_kill_rebuilds_its_live_match_on_another_node(nodes):
+    """Killing the worker node of a live match's actor mid-match: the directory rebuilds the match from its
+    journal (on storage both nodes share: here the same disk) on the other worker node, the seats keep their
+    sockets and play on, and the finished record is an uninterrupted replay starting with every action
+    acknowledged before the kill (docs/operations.md#faults-and-recovery)."""
+    cluster, http, ws, settings = nodes["cluster"], nodes["http"], nodes["ws"], nodes["settings"]
+    while len(nodes["workers"]) < 2:  # the previous test killed one: a replacement joins the cluster
+        nodes["workers"].append(cluster.add_node(**_node_args(resources={"arena_matches": 100})))
+    before = _directory_stats(settings)
+    seen: dict = {}
+
+    def kill_node(mid: str) -> None:
+        node_id = _match_actor_node(settings, mid)
+        acts = [e for e in read_journal(journal_file(settings.journal_path(ray_default=True), mid)) if e["t"] == "act"]
+        seen["acked"] = [{"role": e["role"], "action": e["action"]} for e in acts]
+        seen["node"] = node_id
+        victim = next(w for w in nodes["workers"] if w.node_id == node_id)
+        cluster.remove_node(victim, allow_graceful=False)
+        nodes["workers"].remove(victim)
+
+    mid, clients = asyncio.run(_play_through_node_kill(ws, http, 31, kill_node))
+    report = _archived(http, mid)
+    record = report["record"]
+    assert report["summary"]["status"] == "done"
+    assert json.dumps(replay(record).record(), sort_keys=True) == json.dumps(record, sort_keys=True)
+    n = len(seen["acked"])
+    assert n >= 3 and [{"role": a["role"], "action": a["action"]} for a in record["actions"][:n]] == seen["acked"]
+    assert _directory_stats(settings)["rebuilt"] >= before["rebuilt"] + 1
+    assert any("match_restarted" in raw for c in clients.values() for raw in c.transcript or []), \
+        "no client was told that the match restarted"
+    survivors = {w.node_id for w in nodes["workers"]}
+    assert {a["node"] for a in _actors_by_class().get("MatchActor", [])} <= survivors
