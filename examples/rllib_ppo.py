@@ -59,7 +59,7 @@ def main() -> None:
         result = algo.train()
         returns = result["env_runners"].get("module_episode_returns_mean", {})
         print(f"iteration {i + 1}: env steps {result['num_env_steps_sampled_lifetime']:.0f}, "
-              f"returns {({k: round(v, 3) for k, v in returns.items()})}")
+              f"returns {({k: round(float(v), 3) for k, v in returns.items()})}")
     print("saved", algo.save_to_path(str(args.out.resolve())))
     algo.stop()
     ray.shutdown()
