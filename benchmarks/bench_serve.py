@@ -10,7 +10,10 @@ match), memory per live match (``POST``-created idle matches, actor included), t
 average and free memory after each level, and each figure as a ratio to the baseline measured in the
 same run. ``--live`` also creates that many idle live matches on the packed setup and checks a match
 still plays. ``--k1-search`` finds, on the one-actor-per-match setup, the largest number of concurrent
-matches that all finish (doubling, then bisecting, within a time budget).
+matches that all finish (doubling, then bisecting, within a time budget). The machine these figures come
+from is shared, so the baseline server stays up beside the Serve setups and plays every level just before
+and just after each Serve level; ratios divide by the mean of those two (``--unpaired``: by the baseline
+setup's level only).
 
     python benchmarks/bench_serve.py [--json] [--levels 1,50,200] [--packed 10,100] [--proxy haproxy]
     python benchmarks/bench_serve.py --levels 50 --packed 10,100 --skip-k1     # packed setups only
@@ -261,21 +264,39 @@ def calls_per_match(before: dict[str, int], after: dict[str, int], matches: int)
             "obs_from_events_per_match": per(delta.get("obs_from_events", 0))}
 
 
+PAIRED_KEYS = ("matches_per_s", "round_trips_per_s", "p50_ms", "p99_ms")
+
+
+def paired_level(paired: Server, n: int, rounds: int, task_id: str) -> dict[str, Any]:
+    """The baseline at level ``n``, played on the baseline server kept up beside the Serve setup."""
+    res = asyncio.run(_load(paired.ws, n, rounds, task_id))
+    drain(paired)
+    return {k: res[k] for k in (*PAIRED_KEYS, "errors")} | {"loadavg_1m": round(os.getloadavg()[0], 1)}
+
+
 def run_setup(label: str, kind: str, args: dict[str, Any], levels: list[int], proxy: str, task_id: str,
               rounds: int, live: int = 0, start_timeout_s: float = 600, k1_search_s: float = 0,
-              k1_search_max: int = 400) -> dict[str, Any]:
+              k1_search_max: int = 400, paired: Server | None = None) -> dict[str, Any]:
+    """Play ``levels`` on one server; with ``paired``, the baseline plays each level just before and just
+    after it (the machine is shared: its load moves within minutes, so ratios use these brackets)."""
     out: dict[str, Any] = {"setup": label, "args": args, "levels": {}}
     with Server(kind, args, proxy, start_timeout_s) as server:
         out["startup_s"] = round(server.startup_s, 1)
         asyncio.run(_load(server.ws, 2, 1, task_id))  # warm-up
         drain(server)
         for n in levels:
+            before = paired_level(paired, n, rounds, task_id) if paired is not None else None
             calls_before = host_calls(server)
             res = asyncio.run(_load(server.ws, n, rounds, task_id))
             res["loadavg_1m"] = round(os.getloadavg()[0], 1)  # the whole machine's, other tenants included
             res["mem_available_mib"] = round(mem_available_mib())
             drain(server)
             res.update(calls_per_match(calls_before, host_calls(server), res["matches"]))
+            if paired is not None and before is not None:
+                after = paired_level(paired, n, rounds, task_id)
+                res["paired_baseline"] = {"before": before, "after": after} | {
+                    k: round((before[k] + after[k]) / 2, 2) for k in PAIRED_KEYS
+                    if before[k] is not None and after[k] is not None}
             k = int(args.get("matches_per_actor", 1))
             res["mem_per_match_mib"] = memory_per_match(server, 10 if kind == "serve" and k == 1 else 100, k)
             drain(server)
@@ -350,9 +371,12 @@ def live_capacity(server: Server, n: int, task_id: str) -> dict[str, Any]:
 
 
 def ratios(result: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Each figure over the baseline's: the paired baseline runs (mean of before and after) where there are
+    some, else the baseline setup's own level; memory always from the baseline setup."""
     out = {}
     for n, res in result["levels"].items():
-        b = base["levels"].get(n)
+        b = dict(base["levels"].get(n) or {})
+        b.update({k: v for k, v in (res.get("paired_baseline") or {}).items() if k in PAIRED_KEYS})
         if not b:
             continue
         out[n] = {k: round(res[k] / b[k], 2) if b.get(k) and res.get(k) is not None else None
@@ -383,6 +407,8 @@ def main() -> None:
     parser.add_argument("--k1-search", type=float, default=0,
                         help="seconds for the K=1 capacity search (0: none); runs on its own K=1 server")
     parser.add_argument("--k1-search-max", type=int, default=400, help="largest n the capacity search tries")
+    parser.add_argument("--unpaired", action="store_true",
+                        help="ratios to the baseline setup's own levels only (no baseline runs beside each level)")
     ns = parser.parse_args()
     levels = [int(x) for x in ns.levels.split(",") if x]
     k1_levels = [int(x) for x in (ns.k1_levels or ns.levels).split(",") if x]
@@ -392,20 +418,31 @@ def main() -> None:
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "mem_available_mib": round(mem_available_mib())},
                               "task": ns.task, "results": []}
     base: dict[str, Any] = {"levels": {}}
-    if not ns.skip_baseline:
-        print("baseline (uvicorn, in-process matches)", file=sys.stderr)
-        base = run_setup("baseline", "baseline", {}, base_levels, "", ns.task, ns.rounds)
-        report["results"].append(base)
+    with contextlib.ExitStack() as stack:
+        paired = None
+        if not ns.skip_baseline:
+            print("baseline (uvicorn, in-process matches)", file=sys.stderr)
+            base = run_setup("baseline", "baseline", {}, base_levels, "", ns.task, ns.rounds)
+            report["results"].append(base)
+            if not ns.unpaired:
+                paired = stack.enter_context(Server("baseline", {}, "", ns.start_timeout))
+        run_serve_setups(ns, report, base, paired, proxies, packed_ks, levels, k1_levels)
+    print_report(report, ns.json)
+
+
+def run_serve_setups(ns: argparse.Namespace, report: dict[str, Any], base: dict[str, Any], paired: Server | None,
+                     proxies: list[str], packed_ks: list[int], levels: list[int], k1_levels: list[int]) -> None:
     for proxy in proxies:
         if not ns.skip_k1:
             pool = max(k1_levels) + 2 if ns.k1_pool is None else ns.k1_pool
             k1 = run_setup(f"serve-{proxy}-k1", "serve", {"matches_per_actor": 1, "pool_size": pool}, k1_levels,
-                           proxy, ns.task, ns.rounds, start_timeout_s=ns.start_timeout)
+                           proxy, ns.task, ns.rounds, start_timeout_s=ns.start_timeout, paired=paired)
             k1["ratio_to_baseline"] = ratios(k1, base)
             report["results"].append(k1)
         for k in packed_ks:
             packed = run_setup(f"serve-{proxy}-k{k}", "serve", {"matches_per_actor": k, "pool_size": 2},
-                               levels, proxy, ns.task, ns.rounds, live=ns.live, start_timeout_s=ns.start_timeout)
+                               levels, proxy, ns.task, ns.rounds, live=ns.live, start_timeout_s=ns.start_timeout,
+                               paired=paired)
             packed["ratio_to_baseline"] = ratios(packed, base)
             report["results"].append(packed)
         for spec in ns.variant:
@@ -415,7 +452,7 @@ def main() -> None:
                 key, _, value = kv.partition("=")
                 args[key] = json.loads(value)
             var = run_setup(f"serve-{proxy}-{name}", "serve", args, levels, proxy, ns.task, ns.rounds,
-                            start_timeout_s=ns.start_timeout)
+                            start_timeout_s=ns.start_timeout, paired=paired)
             var["ratio_to_baseline"] = ratios(var, base)
             report["results"].append(var)
         if ns.k1_search > 0:
@@ -424,7 +461,10 @@ def main() -> None:
                                ns.task, ns.rounds, start_timeout_s=ns.start_timeout, k1_search_s=ns.k1_search,
                                k1_search_max=ns.k1_search_max)
             report["results"].append(search)
-    if ns.json:
+
+
+def print_report(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(report, indent=2))
         return
     for res in report["results"]:

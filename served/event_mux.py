@@ -72,6 +72,7 @@ class HostChannel:
         self.max_batch = max_batch
         self.counts = counts
         self.subs: dict[Key, _Sub] = {}
+        self._by_match: dict[str, set[Key]] = {}  # match id -> its subscribed seats
         self._queue: list[tuple[list[Any], asyncio.Future]] = []
         self._sender: asyncio.Task | None = None
         self._dirty = asyncio.Event()
@@ -129,6 +130,7 @@ class HostChannel:
         sub = self.subs.get(key)
         if sub is None:
             sub = self.subs[key] = _Sub(cursor)
+            self._by_match.setdefault(key[0], set()).add(key)
             self._dirty.set()
             if not running(self._poller):
                 self._poller = asyncio.get_running_loop().create_task(self._poll())
@@ -136,6 +138,11 @@ class HostChannel:
 
     def unsubscribe(self, key: Key) -> None:
         self.subs.pop(key, None)
+        keys = self._by_match.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_match[key[0]]
 
     def idle(self) -> bool:
         return not self.subs and not self._queue and (self._poller is None or self._poller.done()) and (
@@ -185,8 +192,9 @@ class HostChannel:
             self._seen.move_to_end(match_id)
             while len(self._seen) > SEEN_MAX:
                 self._seen.popitem(last=False)
-            for (mid, _, _), sub in self.subs.items():  # an older observation is no longer current
-                if mid == match_id and sub.obs is not None and sub.obs_version < version:
+            for key in self._by_match.get(match_id, ()):  # an older observation is no longer current
+                sub = self.subs[key]
+                if sub.obs is not None and sub.obs_version < version:
                     sub.obs = None
 
     def _deliver(self, rows: list[list[Any]]) -> None:
@@ -209,12 +217,13 @@ class HostChannel:
                 sub.queue.put_nowait({"events": fresh, "cursor": sub.cursor, "gone": gone})
             if gone:
                 sub.obs = None
-                self.subs.pop(key, None)
+                self.unsubscribe(key)
 
     def _fail_all(self) -> None:
         for sub in self.subs.values():
             sub.queue.put_nowait({"events": [], "cursor": sub.cursor, "gone": "archived"})
         self.subs.clear()
+        self._by_match.clear()
 
 
 class EventMux:
