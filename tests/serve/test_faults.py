@@ -5,7 +5,7 @@
   uninterrupted replay of its actions and starts with every action acknowledged before the kill.
 * A match whose journal is gone when its actor dies is archived ``lost`` and frees its live slot.
 * SIGKILL of the Serve replica: every client reconnects by itself and gets its seat back with a plain
-  rejoin (no ``takeover``), and the match finishes.
+  rejoin (no ``takeover``), and the match finishes; an orphaned OpenEnv seat shows ``disconnected``.
 * A finished match is in the archive while it lingers, and stays there when every arena process is killed.
 * A stop and restart of the arena mid-match: at the start the match is rebuilt from its journal, the seats
   are taken again with a plain join of their tokens and the match finishes.
@@ -25,6 +25,7 @@ import time
 
 import httpx
 import pytest
+import websockets
 
 from fraudarena.agents import make_bot
 from fraudarena.agents.client import ROLES, RoleClient, play_seat
@@ -208,7 +209,24 @@ def test_replica_sigkill_clients_reconnect_and_rejoin_without_takeover(faults):
         assert len(pids) == 1, pids
         os.kill(pids[0], signal.SIGKILL)
 
-    mid, clients = asyncio.run(_play_with_fault(arena, 22, kill_replica))
+    async def scenario():
+        # an OpenEnv socket on the same replica: nobody comes back for it
+        openenv = await websockets.connect(arena.ws + "/ws")
+        await openenv.send(json.dumps({"type": "reset", "data": {"task_id": "task_1", "seed": 5}}))
+        oe_mid = json.loads(await asyncio.wait_for(openenv.recv(), 60))["data"]["observation"]["match_id"]
+        seats = _get(arena, f"/api/v1/matches/{oe_mid}").json()["seats"]
+        assert seats["investigator"] == "connected"
+        mid, clients = await _play_with_fault(arena, 22, kill_replica)
+        async with httpx.AsyncClient(timeout=30) as http:
+            deadline = time.monotonic() + 30
+            while (await http.get(f"{arena.http}/api/v1/matches/{oe_mid}")).json()["seats"]["investigator"] \
+                    != "disconnected":
+                assert time.monotonic() < deadline, "the orphaned OpenEnv seat still shows connected"
+                await asyncio.sleep(0.2)
+        await openenv.close()
+        return mid, clients
+
+    mid, clients = asyncio.run(scenario())
     assert all(c.reconnects >= 1 for c in clients.values()), {r: c.reconnects for r, c in clients.items()}
     report = _get(arena, f"/api/v1/matches/{mid}/report").json()
     assert report["summary"]["status"] == "done"
