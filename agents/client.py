@@ -223,7 +223,7 @@ class RoleClient:
             if loop.time() + delay > deadline:
                 raise last
             await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, 2.0)
 
     def _is_notice(self, frame: dict[str, Any]) -> bool:
         if frame.get("type") != "error" or "id" in frame:
