@@ -114,13 +114,7 @@ class DirectoryActor:
         holding the deployment back.
         """
         self._kick_refill()
-        if self._leftovers is None and self.journal_dir is not None:
-            leftovers = [m for m in pending_journals(self.journal_dir) if m not in self.live]
-            for match_id in leftovers[: max(0, self.settings.max_live_matches - len(self.live))]:
-                self.live[match_id] = {"actor": None, "summary": None}  # lookups wait for its rebuild
-                self._rebuilding[match_id] = asyncio.Event()
-            self._leftovers = asyncio.get_running_loop().create_task(
-                self._recover_leftovers([m for m in leftovers if m in self._rebuilding]))
+        self._boot()
         want = min(wait_for, self.settings.pool_size)
         while len(self.pool) < want and self._refill is not None and not self._refill.done():
             await asyncio.wait([self._refill], timeout=0.05)
@@ -128,6 +122,18 @@ class DirectoryActor:
             with contextlib.suppress(Exception):
                 self._refill.result()
         return len(self.pool)
+
+    def _boot(self) -> None:
+        """Once per directory process (a first start, or Ray's restart of a killed directory): make every
+        match with a journal on disk live again. Their ids are reserved at once, so lookups wait for them."""
+        if self._leftovers is not None or self.journal_dir is None:
+            return
+        leftovers = [m for m in pending_journals(self.journal_dir) if m not in self.live]
+        for match_id in leftovers[: max(0, self.settings.max_live_matches - len(self.live))]:
+            self.live[match_id] = {"actor": None, "summary": None}
+            self._rebuilding[match_id] = asyncio.Event()
+        self._leftovers = asyncio.get_running_loop().create_task(
+            self._recover_leftovers([m for m in leftovers if m in self._rebuilding]))
 
     async def _place(self) -> _ActorSlot:
         k = self.settings.matches_per_actor
@@ -147,6 +153,7 @@ class DirectoryActor:
     # ----- matches -----------------------------------------------------------------------------------
     async def create_match(self, role: str | None, conn: str | None, params: dict[str, Any],
                            house_bots: dict[str, str]) -> dict[str, Any]:
+        self._boot()
         if len(self.live) >= self.settings.max_live_matches:
             return ProtocolError(ErrorCode.CAPACITY,
                                  f"{self.settings.max_live_matches} matches are live; try again later",
@@ -184,6 +191,7 @@ class DirectoryActor:
 
     async def lookup(self, match_id: str):
         """The actor handle of a live match (None: not live); waits for a rebuild under way."""
+        self._boot()
         rebuilding = self._rebuilding.get(match_id)
         if rebuilding is not None:
             with contextlib.suppress(TimeoutError):
@@ -221,14 +229,16 @@ class DirectoryActor:
         else:
             ray.kill(slot.handle)
 
-    def list_live(self) -> list[dict[str, Any]]:
+    async def list_live(self) -> list[dict[str, Any]]:
+        self._boot()
         return [e["summary"] for e in self.live.values() if e["summary"] is not None]
 
     def live_summary(self, match_id: str) -> dict[str, Any] | None:
         entry = self.live.get(match_id)
         return None if entry is None else entry["summary"]
 
-    def count(self) -> int:
+    async def count(self) -> int:
+        self._boot()
         return len(self.live)
 
     def stats(self) -> dict[str, Any]:
@@ -286,6 +296,11 @@ class DirectoryActor:
         Replicas call this when a call to the match's actor raised ``RayActorError``; concurrent callers
         (and the watch) share one rebuild.
         """
+        self._boot()
+        rebuilding = self._rebuilding.get(match_id)
+        if rebuilding is not None:  # already being rebuilt (a restarted directory's start, another caller)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rebuilding.wait(), 60.0)
         entry = self.live.get(match_id)
         if entry is None:
             return None
@@ -382,11 +397,11 @@ class DirectoryActor:
         self.lost += 1
 
     async def _recover_leftovers(self, match_ids: list[str]) -> None:
-        """Journals left by an earlier run (reserved by ``ensure_pool``): every such match is live again, its
-        seats disconnected (or it is archived at once when it had finished)."""
+        """Journals left by an earlier directory (reserved by ``_boot``): every such match is live again (or
+        archived at once when it had finished); seats whose connections died are disconnected."""
         for match_id in match_ids:
-            try:
-                await self._rebuild(match_id, keep_conns=False)
+            try:  # seat holders whose replica died are dropped by the connection probe
+                await self._rebuild(match_id)
             except Exception:
                 log.exception("recovering match %s failed", match_id)
                 self.live.pop(match_id, None)

@@ -78,8 +78,10 @@ def directory_handle(settings: ArenaSettings, create: bool = True):
 
     handle = _get(settings, "directory")
     if handle is None and create:
+        # Restarted by Ray if its process dies: the new one rebuilds the live matches from their journals
+        # (its match actors die with it; docs/operations.md#faults-and-recovery).
         handle = DirectoryActor.options(name=settings.actor_name("directory"), namespace=settings.namespace,
-                                        lifetime="detached", get_if_exists=True,
+                                        lifetime="detached", get_if_exists=True, max_restarts=-1,
                                         resources=dict(settings.singleton_resources)).remote(settings.model_dump())
     return handle
 

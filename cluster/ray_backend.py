@@ -25,6 +25,7 @@ from fraudarena.served.settings import ArenaSettings
 from fraudarena.served.views import archived_events
 
 HANDLE_CACHE = 20_000
+RECOVER_WAIT_S = 30.0  # how long a request waits for a restarting directory (docs/operations.md#faults-and-recovery)
 
 
 def _unwrap(value: Any) -> Any:
@@ -115,11 +116,22 @@ class RayBackend:
             raise ProtocolError(ErrorCode.MATCH_RESTARTED, "the match's actor failed again; resend") from None
 
     async def _recovered(self, match_id: str, dead: ActorLink) -> ActorLink | None:
-        """The match's new actor after the directory rebuilt it (None: it is not live any more)."""
-        try:
-            handle = await self.directory.recover.remote(match_id, dead.key.hex())
-        except RayActorError:
-            return None
+        """The match's new actor after the directory rebuilt it (None: it is not live any more).
+
+        The directory itself may be restarting (its match actors died with it): its calls are retried for
+        up to ``RECOVER_WAIT_S``.
+        """
+        deadline = asyncio.get_running_loop().time() + RECOVER_WAIT_S
+        delay = 0.1
+        while True:
+            try:
+                handle = await self.directory.recover.remote(match_id, dead.key.hex())
+                break
+            except RayActorError:
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    return None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
         return None if handle is None else self._remember(match_id, handle)
 
     # ----- seats -------------------------------------------------------------------------------------

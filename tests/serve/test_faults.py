@@ -3,6 +3,8 @@
 * SIGKILL of the MatchActor mid-match: the match is rebuilt from its journal on another actor, the three
   clients are told (``match_restarted``) and play on with their sockets; the finished record equals an
   uninterrupted replay of its actions and starts with every action acknowledged before the kill.
+* SIGKILL of the directory (its match actors die with it): Ray restarts it, it rebuilds the match from its
+  journal and the clients play on.
 * A match whose journal is gone when its actor dies is archived ``lost`` and frees its live slot.
 * SIGKILL of the Serve replica: every client reconnects by itself and gets its seat back with a plain
   rejoin (no ``takeover``), and the match finishes; an orphaned OpenEnv seat shows ``disconnected``.
@@ -184,6 +186,22 @@ def test_match_actor_sigkill_mid_match_rebuilds_it_and_the_seats_play_on(faults)
     assert _stats(settings)["rebuilt"] >= before["rebuilt"] + 1
     told = [r for r, c in clients.items() if any("match_restarted" in raw for raw in c.transcript or [])]
     assert told, "no client was told that the match restarted"
+
+
+def test_directory_sigkill_mid_match_restarts_it_and_the_match_plays_on(faults):
+    """The directory owns the match actors, so they die with it; Ray restarts it and it rebuilds the match."""
+    arena, settings, _cfg = faults
+
+    def kill_directory(_mid: str) -> None:
+        from fraudarena.cluster import naming
+
+        os.kill(_pid(naming.directory_handle(settings, create=False)._actor_id.hex()), signal.SIGKILL)
+
+    mid, _clients = asyncio.run(_play_with_fault(arena, 25, kill_directory))
+    report = _get(arena, f"/api/v1/matches/{mid}/report").json()
+    assert report["summary"]["status"] == "done"
+    assert _record_json(replay(report["record"]).record()) == _record_json(report["record"])
+    assert _stats(settings)["rebuilt"] >= 1  # counted by the restarted directory
 
 
 def test_a_match_that_cannot_be_rebuilt_is_archived_lost_and_frees_its_slot(faults):
