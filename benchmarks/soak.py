@@ -79,6 +79,7 @@ class Soak:
         self.done: list[float] = []  # completion times
         self.errors: list[tuple[float, str]] = []
         self.match_ids: list[str] = []
+        self.error_samples: list[str] = []
         self.in_flight = 0
 
     def now(self) -> float:
@@ -88,22 +89,27 @@ class Soak:
         self.in_flight += 1
         clients = {r: RoleClient(self.url, r, open_timeout=60, reply_timeout=120) for r in ROLES}
         lat: list[float] = []
+        stage = "connect"
         try:
             async with asyncio.timeout(self.match_timeout_s):
                 for c in clients.values():
                     await c.connect()
+                stage = "reset"
                 obs = {"fraudster": await clients["fraudster"].reset(task_id="task_1", seed=seed)}
                 tokens, mid = obs["fraudster"]["seat_tokens"], obs["fraudster"]["match_id"]
                 self.match_ids.append(mid)
+                stage = "join"
                 for r in ("investigator", "auditor"):
                     obs[r] = await clients[r].join(mid, tokens[r])
+                stage = "play"
                 bots = {r: make_bot("scripted", r, bot_seed("task_1", seed, r)) for r in ROLES}
                 await asyncio.gather(*(_seat(clients[r], bots[r], obs[r], lat) for r in ROLES))
             t = self.now()
             self.done.append(t)
-        except Exception as exc:  # counted by kind (exception type and server error code) and reported
-            kind = f"{type(exc).__name__}:{getattr(exc, 'code', '')}".rstrip(":")
+        except Exception as exc:  # counted by kind (stage, exception type, server error code) and reported
+            kind = f"{stage}:{type(exc).__name__}:{getattr(exc, 'code', '')}".rstrip(":")
             self.errors.append((self.now(), kind))
+            self.error_samples.append(f"{kind}: {exc}"[:300])
         finally:
             t = self.now()
             self.steps.extend((t, x) for x in lat)
@@ -167,7 +173,8 @@ async def run_load(server: Server, n: int, minutes: float, concurrency: int, mat
     all_lat = [x for _, x in soak.steps]
     return {"per_minute": per_minute, "completed": len(soak.done), "errors": len(soak.errors), "error_kinds": kinds,
             "skipped_for_concurrency": skipped, "p50_ms": _pct(all_lat, 0.5), "p99_ms": _pct(all_lat, 0.99),
-            "steps": len(all_lat), "wall_s": round(end_t, 1), "match_ids": soak.match_ids}
+            "steps": len(all_lat), "wall_s": round(end_t, 1), "match_ids": soak.match_ids,
+            "error_samples": soak.error_samples[:10]}
 
 
 def _live(http: str) -> int | None:
