@@ -55,6 +55,7 @@ def bot_kinds(role: str) -> list[str]:
 # Comma-separated (not "a|b|c") so that rich can wrap long lists in --help instead of cutting them.
 TASKS_HELP = ", ".join(TASK_IDS)
 KINDS_HELP = {role: ", ".join(bot_kinds(role)) for role in ROLES}
+LEARNED_KINDS_HELP = "policy:<checkpoint dir>, llm:<model>, rllib:<RLModule dir>"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -73,12 +74,18 @@ def _check_tasks(task_ids: list[str]) -> None:
 def _check_kind(kind: str, role: str) -> None:
     if kind.startswith("policy:"):  # checked when the checkpoint is loaded
         return
+    if kind.startswith("rllib:"):  # an RLlib RLModule (needs the rllib extra); loaded when first played
+        try:
+            from fraudarena.envs import rllib_env
+        except ImportError as exc:
+            fail(f"{kind} needs RLlib: pip install 'fraudarena[rllib]' ({exc})", USAGE_ERROR)
+        rllib_env.register()
+        return
     try:
         make_bot(kind, role, 0)
     except ValueError:
         what = f"bot {kind!r} does not play {role}" if kind in known_kinds() else f"unknown {role} bot {kind!r}"
-        fail(f"{what}; {role} bots: {', '.join(bot_kinds(role))} (or policy:<checkpoint dir>, llm:<model>)",
-             USAGE_ERROR)
+        fail(f"{what}; {role} bots: {', '.join(bot_kinds(role))} (or {LEARNED_KINDS_HELP})", USAGE_ERROR)
 
 
 def _parse_seeds(spec: str) -> list[int]:
@@ -338,7 +345,7 @@ def play(
     task: Annotated[str, typer.Option(help=f"task id for --new / --queue: {TASKS_HELP}")] = "task_1",
     seed: Annotated[int | None, typer.Option(help="seed for --new (default: server-drawn)")] = None,
     bot: Annotated[str, typer.Option(help="bot that plays the seat (by --role): " + "; ".join(
-        f"{r}: {k}" for r, k in KINDS_HELP.items()) + "; any role: policy:<checkpoint dir>, llm:<model>")
+        f"{r}: {k}" for r, k in KINDS_HELP.items()) + "; any role: " + LEARNED_KINDS_HELP)
                      ] = "scripted",
     llm_url: Annotated[str | None, typer.Option(help="for --bot llm:<model>: the OpenAI-compatible base URL "
                                                      "(default $FRAUDARENA_LLM_URL or http://127.0.0.1:8080/v1)")
@@ -365,7 +372,7 @@ def play(
         os.environ["FRAUDARENA_LLM_URL"] = llm_url
     for r in (ROLES if all_roles else (role,)):
         _check_kind(bot, r)
-    if bot.startswith("policy:"):  # a learned policy from a checkpoint directory (needs torch)
+    if bot.startswith(("policy:", "rllib:")):  # a learned policy from a checkpoint directory (needs torch)
         from fraudarena.agents.rl import neural_policy
 
         neural_policy.register()

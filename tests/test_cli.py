@@ -157,6 +157,7 @@ def test_parse_seeds_names_what_is_wrong() -> None:
     (("play", "--new", "--role", "judge"), "unknown role 'judge'"),
     (("eval", "--checkpoint", "no/such/dir"), "no checkpoint at no/such/dir"),
     (("train", "--resume", "no/such/dir"), "no resumable checkpoint at no/such/dir"),
+    (("play", "--new", "--bot", "rllib:no/such/dir"), "cannot load rllib:no/such/dir"),
 ])
 def test_bad_options_exit_2_with_one_line(args: tuple[str, ...], says: str) -> None:
     out = _invoke(*args)
