@@ -1,6 +1,6 @@
 """``MatchActor``: the Ray actor that hosts one match (or K packed matches) for any Serve replica.
 
-A thin async wrapper over ``MatchHost`` (docs/operations.md#one-actor-per-match-or-packed): replicas
+A thin async wrapper over ``MatchHost`` (docs/operations.md): replicas
 send it coalesced request batches (``handle_batch``: many matches' requests in one call, each answered
 on its own, a rejected one as a wire error) and keep one event long-poll open on it (``poll``).
 ``create`` is the directory's door for placing a match. Finished matches go to the ``HistoryActor``

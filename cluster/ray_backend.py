@@ -2,7 +2,7 @@
 
 It keeps a cache of match id → match actor link (misses ask the directory), sends every per-match
 request through the replica's ``EventMux`` (coalesced ``handle_batch`` calls, one shared event
-long-poll per actor: docs/operations.md#one-actor-per-match-or-packed), turns wire errors back into
+long-poll per actor: docs/operations.md), turns wire errors back into
 ``ProtocolError`` and maps a dead actor to ``unknown_match``/``no_match``. It holds no game state: any
 replica can serve any socket of any match.
 """

@@ -1,7 +1,7 @@
 """``GET /api/v1/debug/calls``: this replica's calls to its match hosts, for benchmarks/bench_serve.py.
 
 Off unless the arena's ``debug_calls`` setting is true (then it answers 404). The figures are counters
-since the replica started (docs/operations.md#one-actor-per-match-or-packed): ``batches`` (coalesced
+since the replica started (docs/operations.md): ``batches`` (coalesced
 ``handle_batch`` calls), ``requests`` (the requests inside them), ``polls`` (event long-polls) and
 ``obs_from_events`` (``obs`` requests answered from the observation that came with an event, no call).
 """

@@ -2,8 +2,10 @@
 
 The session holds only the socket: which match and seat it occupies, its rate bucket and its event
 cursor. Requests are handled one at a time, in order; a per-connection send lock makes each reply go
-out before any event the same request caused. A listener task long-polls the match actor for this
-seat's events, so clients never poll, whichever replica holds the socket.
+out before any event the same request caused. A listener task waits for this seat's events on the
+backend's event path (they come back with the answers to moves made through this replica, or through
+its one long-poll per match actor: docs/operations.md), so clients never
+poll, whichever replica holds the socket.
 
 A ``queue`` request (docs/protocol.md#matchmaking-queue) is answered at once with ``queued``; a waiter task
 then long-polls the

@@ -1,6 +1,6 @@
 """A replica's way to its match hosts: coalesced request batches and one shared event long-poll per host.
 
-Both backends use it (docs/operations.md#one-actor-per-match-or-packed): ``RayBackend`` with a link
+Both backends use it (docs/operations.md): ``RayBackend`` with a link
 whose calls are Ray actor calls, ``LocalBackend`` with one that calls the in-process ``MatchHost``.
 Per (replica, host) a ``HostChannel``
 

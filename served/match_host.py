@@ -5,7 +5,7 @@ socket name the connection (``conn``) so the host can tell the seat's current ho
 Finished or abandoned matches leave through ``tick``/``delete`` as archive entries; their last
 events stay readable for a short while so every socket receives its ``match_done``.
 
-Two faces (docs/operations.md#one-actor-per-match-or-packed):
+Two faces (docs/operations.md):
 
 * the synchronous core (``create``, ``join``, ``step``, … with an explicit ``now``), which tests drive
   with a hand-made clock;

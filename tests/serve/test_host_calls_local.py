@@ -2,7 +2,7 @@
 
 Three scripted-bot clients play a full match: every ``obs`` they send after ``your_turn``/``match_done`` is
 answered from the observation that came with the event (no host call), and each move is one host call at
-most (docs/operations.md#one-actor-per-match-or-packed). The counters are served only with ``debug_calls``.
+most (docs/operations.md). The counters are served only with ``debug_calls``.
 """
 
 from __future__ import annotations
