@@ -30,6 +30,7 @@ from ray.exceptions import ActorDiedError, RayActorError
 from fraudarena.cluster import naming
 from fraudarena.cluster.match_actor import MatchActor
 from fraudarena.served import tokens
+from fraudarena.served.admission import check_admission, is_unjoined
 from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
 from fraudarena.served.journal import journal_file, pending_journals, read_journal
 from fraudarena.served.live_match import LiveMatch
@@ -158,8 +159,13 @@ class DirectoryActor:
             return ProtocolError(ErrorCode.CAPACITY,
                                  f"{self.settings.max_live_matches} matches are live; try again later",
                                  retry_after_ms=5000).to_wire()
+        anonymous = role is None
+        try:
+            check_admission(self.settings, anonymous, self._unjoined_anonymous())
+        except ProtocolError as exc:
+            return exc.to_wire()
         match_id = tokens.new_match_id()
-        self.live[match_id] = {"actor": None, "summary": None}  # reserve the capacity now
+        self.live[match_id] = {"actor": None, "summary": None, "anonymous": anonymous}  # reserve the capacity now
         try:
             slot = await self._place()
         except Exception as exc:
@@ -181,6 +187,11 @@ class DirectoryActor:
             self.live[match_id]["summary"] = out.get("summary")
         out["actor"] = slot.handle
         return out
+
+    def _unjoined_anonymous(self) -> int:
+        """Live matches created without a creator seat that nobody has joined yet."""
+        return sum(1 for e in self.live.values() if e.get("anonymous")
+                   and (e["summary"] is None or is_unjoined(e["summary"].get("seats", {}))))
 
     def update(self, summaries: list[dict[str, Any]]) -> None:
         """Public summaries pushed by match actors (batched, on phase/round/seat changes)."""

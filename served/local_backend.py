@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fraudarena.served import tokens
+from fraudarena.served.admission import check_admission, is_unjoined
 from fraudarena.served.archive_store import ArchiveStore, remove_with_token
 from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
 from fraudarena.served.event_mux import EventMux
@@ -69,6 +70,8 @@ class LocalBackend:
         if len(self.host.matches) >= self.settings.max_live_matches:
             raise ProtocolError(ErrorCode.CAPACITY, f"{self.settings.max_live_matches} matches are live",
                                 retry_after_ms=5000)
+        check_admission(self.settings, role is None,
+                        sum(1 for m in self.host.matches.values() if is_unjoined(m.seat_statuses())))
         return await self._call("create", tokens.new_match_id(), role, conn, params, house_bots)
 
     async def join(self, match_id, role, conn, token, takeover):

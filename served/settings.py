@@ -45,6 +45,15 @@ class ArenaSettings(BaseModel):
     create_per_min: float = Field(30.0, gt=0, description="Anonymous match creations (POST /api/v1/matches) "
                                   "per client address and minute, sustained.")
     create_burst: int = Field(10, ge=1, description="Burst of anonymous match creations per client address.")
+    max_unjoined_matches: int = Field(0, ge=0, description="Live matches nobody has joined yet (anonymous "
+                                      "creations), in total; 0: unjoined_memory_fraction of the node's memory over "
+                                      "match_memory_mb (docs/operations.md#exposure-hostile-input-and-stock-clients).")
+    unjoined_memory_fraction: float = Field(0.25, gt=0, le=1, description="Share of the node's memory that "
+                                            "unjoined matches may hold in total (with max_unjoined_matches 0).")
+    match_memory_mb: float | None = Field(None, gt=0, description="Memory one live match is taken to cost; "
+                                          "default 64 with an actor per match, 2 when packed (measured).")
+    min_free_memory_mb: int = Field(512, ge=0, description="No match is created while the node has less memory "
+                                    "available than this (answered capacity, retry later); 0 turns it off.")
     # Matchmaking queue (docs/protocol.md#matchmaking-queue).
     queue_enabled: bool = Field(True, description="Serve the `queue` request; false answers it unknown_type.")
     queue_timeout_s: float = Field(30.0, gt=0, description="Queued seats still empty after this get house bots.")

@@ -86,6 +86,19 @@ def test_live_match_cap_answers_capacity(ray_cluster, instance):
     assert out["__error__"]["code"] == "capacity"
 
 
+def test_unjoined_anonymous_matches_are_capped_in_total(ray_cluster, instance):
+    """The directory counts live matches nobody joined (served/admission.py); a seated creation is not one."""
+    ray = ray_cluster
+    s = instance(pool_size=0, matches_per_actor=8, max_unjoined_matches=2)
+    directory = naming.directory_handle(s)
+    _create(ray, directory)
+    _create(ray, directory)
+    out = ray.get(directory.create_match.remote(None, None, {"task_id": "task_1"}, {}))
+    assert out["__error__"]["code"] == "capacity" and "waiting for players" in out["__error__"]["message"]
+    seated = ray.get(directory.create_match.remote("fraudster", "conn-1", {"task_id": "task_1"}, {}))
+    assert "__error__" not in seated, seated
+
+
 def test_history_survives_actor_restart_and_replacement(ray_cluster, instance):
     ray = ray_cluster
     s = instance(archive_capacity=3)

@@ -150,3 +150,29 @@ def test_unjoined_anonymous_match_expires_and_creation_is_limited(tmp_path):
             time.sleep(0.1)
         assert httpx.get(f"{api}/matches/{joined['match_id']}").json()["status"] == "live"
         assert {httpx.get(f"{api}/matches/{r.json()['match_id']}").json()["status"] for r in made} == {"abandoned"}
+
+
+def test_unjoined_matches_are_capped_in_total_and_a_join_frees_room(tmp_path):
+    """Many clients (the rate limit is per address, so it is lifted here) meet the total cap on unjoined
+    matches; joining one makes room again; creations by a seated creator are not counted."""
+    settings = ArenaSettings(archive_path=str(tmp_path / "d.sqlite3"), max_unjoined_matches=3,
+                             create_burst=1000, create_per_min=60_000)
+    with UvicornThread(baseline_app(settings)) as srv:
+        api = f"{srv.http}/api/v1"
+        made = [httpx.post(f"{api}/matches", json={"task_id": "task_1"}) for _ in range(3)]
+        assert [r.status_code for r in made] == [201, 201, 201]
+        over = httpx.post(f"{api}/matches", json={"task_id": "task_1"})
+        assert over.status_code == 503 and over.json()["error"]["code"] == "capacity"
+        assert "waiting for players" in over.json()["error"]["message"] and "Retry-After" in over.headers
+        first = made[0].json()
+
+        async def join_one_and_create_seated() -> str | None:
+            async with RoleClient(srv.url, "fraudster") as c:
+                await c.join(first["match_id"], first["seat_tokens"]["fraudster"])
+            async with RoleClient(srv.url, "investigator") as c:
+                await c.reset(task_id="task_1")  # over the cap of unjoined matches, yet seated at once
+                return c.match_id
+
+        assert asyncio.run(join_one_and_create_seated())
+        assert httpx.post(f"{api}/matches", json={"task_id": "task_1"}).status_code == 201
+        assert httpx.post(f"{api}/matches", json={"task_id": "task_1"}).status_code == 503
