@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -196,7 +198,18 @@ def archived(http: str, match_ids: list[str]) -> int:
 
 def run(n: int, minutes: float, concurrency: int, packed: int, match_timeout_s: float, warmup_min: int,
         proxy: str) -> dict[str, Any]:
-    args = dict(SOAK_ARGS, matches_per_actor=packed, pool_size=4 if packed == 1 else 2)
+    # A journal directory of its own: next to a /tmp archive the default (<archive dir>/journal/<instance>) is
+    # shared by every benchmark server on the machine, whose leftover journals a starting directory rebuilds.
+    journal_dir = tempfile.mkdtemp(prefix="soak-journal-")
+    args = dict(SOAK_ARGS, matches_per_actor=packed, pool_size=4 if packed == 1 else 2, journal_dir=journal_dir,
+                instance=f"soak{os.getpid()}")
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, journal_dir, True)
+        return _run(args, n, minutes, concurrency, match_timeout_s, warmup_min, proxy, packed)
+
+
+def _run(args: dict[str, Any], n: int, minutes: float, concurrency: int, match_timeout_s: float, warmup_min: int,
+         proxy: str, packed: int) -> dict[str, Any]:
     with Server("serve", args, proxy=proxy) as server:
         assert server.proc is not None
         sid = server.proc.pid  # start_new_session: the server's whole process tree has this session id
