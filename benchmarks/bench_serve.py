@@ -315,8 +315,9 @@ def capacity_search(server: Server, task_id: str, budget_s: float, cap: int, sta
     """The largest number of concurrent matches that all finish: double from ``start``, then bisect.
 
     Each probe plays n matches at once (a match that takes longer than ``reply_timeout`` counts as
-    failed); the search stops when the bracket is within 10 %, ``budget_s`` is spent, ``cap`` is reached
-    or free memory falls under ``min_free_mib`` (the machine is shared: never push it into swap).
+    failed; failed matches stay live, holding their actors, and are counted in ``live_after_s60``); the
+    search stops when the bracket is within 10 %, ``budget_s`` is spent, ``cap`` is reached or free memory
+    falls under ``min_free_mib`` (the machine is shared: never push it into swap).
     """
     t0 = time.monotonic()
     good, bad, n = 0, None, start
@@ -327,8 +328,9 @@ def capacity_search(server: Server, task_id: str, budget_s: float, cap: int, sta
         probes.append({"n": n, "failed": res["errors"], "wall_s": res["wall_s"], "p50_ms": res["p50_ms"],
                        "matches_per_s": res["matches_per_s"], "loadavg_1m": round(os.getloadavg()[0], 1),
                        "mem_available_mib": round(free)})
+        drain(server, 60)  # failed matches stay live (idle_ttl_s): do not wait for them
+        probes[-1]["live_after_s60"] = httpx.get(f"{server.http}/api/v1/health", timeout=30).json()["live_matches"]
         print(f"  capacity probe n={n} {probes[-1]}", file=sys.stderr, flush=True)
-        drain(server, 300)
         if res["errors"] == 0:
             good = n
         else:
