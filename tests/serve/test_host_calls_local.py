@@ -24,7 +24,7 @@ def test_debug_calls_is_off_by_default(tmp_path):
 
 
 def test_a_match_costs_about_one_host_call_per_move(tmp_path):
-    settings = ArenaSettings(archive_path=str(tmp_path / "a.sqlite3"), debug_calls=True, done_linger_s=0)
+    settings = ArenaSettings(archive_path=str(tmp_path / "a.sqlite3"), debug_calls=True, done_linger_s=5)
     with UvicornThread(baseline_app(settings)) as srv:
         finals, _ = asyncio.run(three_socket_match(srv.url, "task_1", 21))
         calls = httpx.get(f"{srv.http}/api/v1/debug/calls").json()["calls"]
