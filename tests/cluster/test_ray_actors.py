@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from waiting import until
 
 from fraudarena.cluster import naming
 from fraudarena.served.settings import ArenaSettings
@@ -12,14 +11,6 @@ from fraudarena.served.settings import ArenaSettings
 pytestmark = pytest.mark.ray
 
 
-def _until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture()
@@ -55,7 +46,7 @@ def test_recycled_actor_carries_nothing_over(ray_cluster, instance):
     assert info["matches"] == [first["match_id"]]
     [deleted] = ray.get(actor.handle_batch.remote([["delete", first["match_id"], first["admin_token"]]]))["results"]
     assert deleted["status"] == "abandoned"
-    _until(lambda: info["key"] in ray.get(directory.stats.remote())["pool_keys"], what="actor back in pool")
+    until(lambda: info["key"] in ray.get(directory.stats.remote())["pool_keys"], what="actor back in pool")
     second = _create(ray, directory, seed=2)
     again = ray.get(second["actor"].debug_info.remote())
     assert again["key"] == info["key"] and again["actor_id"] == info["actor_id"]  # the same process, recycled
@@ -107,9 +98,9 @@ def test_history_survives_actor_restart_and_replacement(ray_cluster, instance):
         ray.get(history.append.remote([{"match_id": f"m{i}", "summary": {"match_id": f"m{i}", "status": "done"},
                                         "record": {"i": i}}]))
     ray.kill(history, no_restart=False)  # Ray restarts it; the archive is reloaded from disk
-    assert _until(lambda: _safe_recent(ray, history), what="restarted history") == ["m3", "m2", "m1"]
+    assert until(lambda: _safe_recent(ray, history), what="restarted history") == ["m3", "m2", "m1"]
     ray.kill(history, no_restart=True)  # as after a cluster restart: a brand-new actor on the same file
-    _until(lambda: naming._get(s, "history") is None, what="history gone")
+    until(lambda: naming._get(s, "history") is None, what="history gone")
     fresh = naming.history_handle(s)
     assert [m["match_id"] for m in ray.get(fresh.recent.remote(10))] == ["m3", "m2", "m1"]
     assert ray.get(fresh.get.remote("m2"))["record"] == {"i": 2}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
+from waiting import until
 
 from fraudarena.arena import replay
 from fraudarena.cluster import naming
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.ray
 BOTS = {"investigator": "scripted", "auditor": "scripted"}
 
 
-def _until(predicate, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture()
@@ -83,7 +75,7 @@ def test_killed_match_actor_is_rebuilt_from_the_journal(ray_cluster, settings):
         return handle if handle is not None and handle._actor_id != old._actor_id else None
 
     for mid, conn, _ in matches:
-        new = _until(lambda mid=mid: moved(mid), what=f"{mid} rebuilt")
+        new = until(lambda mid=mid: moved(mid), timeout=60.0, what=f"{mid} rebuilt")
         again = _step(ray, new, mid, conn, 2)  # the seq acknowledged before the kill: applied at most once
         assert again["duplicate"] is True and again["last_seq"] == 2
         seq = 2
