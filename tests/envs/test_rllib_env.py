@@ -171,7 +171,9 @@ def test_ppo_trains_saves_and_plays(tmp_path: Path) -> None:
     """Two PPO iterations on a real 2-CPU local Ray: steps sampled, finite losses, a checkpoint that plays."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from fraudarena.cluster import local_ray
+
+    started = local_ray.start(num_cpus=2)  # in CI's slow pass the Serve suites' Ray is already up: share it
     try:
         env_config = {"task_id": "task_3", "learners": ["investigator", "fraudster"], "credit": "shaped"}
         config = ppo_config(env_config, hidden=32, num_envs=2, train_batch_size=400).training(minibatch_size=128)
@@ -188,7 +190,8 @@ def test_ppo_trains_saves_and_plays(tmp_path: Path) -> None:
         algo.save_to_path(str(tmp_path / "ckpt"))
         algo.stop()
     finally:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
     for role, other in (("investigator", "fraudster"), ("fraudster", "investigator")):
         bot = make_bot(f"rllib:{tmp_path / 'ckpt'}", role, 3)
         seats = {role: bot, other: "scripted" if other == "investigator" else "reactive"}
