@@ -76,7 +76,7 @@ def _check_kind(kind: str, role: str) -> None:
         return
     if kind.startswith("rllib:"):  # an RLlib RLModule (needs the rllib extra); loaded when first played
         try:
-            from fraudarena.envs import rllib_env
+            from fraudarena.cluster import rllib_env
         except ImportError as exc:
             fail(f"{kind} needs RLlib: pip install 'fraudarena[rllib]' ({exc})", USAGE_ERROR)
         rllib_env.register()

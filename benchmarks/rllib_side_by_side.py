@@ -1,6 +1,6 @@
 """RLlib PPO against our trainer on the same game: the Investigator learning against the ReactiveFraudster.
 
-Trains RLlib PPO (new API stack; ``fraudarena.envs.rllib_env``: one ``MaskedActorCritic`` for the
+Trains RLlib PPO (new API stack; ``fraudarena.cluster.rllib_env``: one ``MaskedActorCritic`` for the
 Investigator, the ReactiveFraudster and HeuristicAuditor as bots, training task ``task_3``) for ``--minutes``
 of wall time on a 2-CPU local Ray, logging one line per iteration to ``<out>/metrics.jsonl`` (wall-clock
 seconds, env steps, the Investigator's match reward and grader score). Then it saves the algorithm checkpoint
@@ -49,7 +49,7 @@ def train(out: Path, minutes: float, batch: int, runners: int, num_envs: int, hi
     """Run PPO for ``minutes``; returns the checkpoint directory."""
     import ray
 
-    from fraudarena.envs.rllib_env import ppo_config
+    from fraudarena.cluster.rllib_env import ppo_config
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     env_config = {"task_id": "task_3", "learners": ["investigator"],
@@ -102,7 +102,7 @@ def evaluate_checkpoint(ckpt: Path, seeds: list[int], task: str) -> dict[str, An
     import torch
 
     from fraudarena.agents.rl.evaluate import mean_ci, play_matchup
-    from fraudarena.envs import rllib_env  # registers the rllib: bot kind
+    from fraudarena.cluster import rllib_env  # registers the rllib: bot kind
 
     torch.set_num_threads(1)
     rllib_env.load_module(ckpt, "investigator")

@@ -4,10 +4,10 @@
     python examples/rllib_ppo.py --iterations 5                  # self-play: Investigator and Fraudster learn
     python examples/rllib_ppo.py --iterations 5 --freeze fraudster   # the Fraudster's module acts but is not trained
 
-The saved checkpoint plays anywhere a bot kind goes once ``fraudarena.envs.rllib_env`` is imported (that
+The saved checkpoint plays anywhere a bot kind goes once ``fraudarena.cluster.rllib_env`` is imported (that
 registers the ``rllib:`` kind)::
 
-    from fraudarena.envs import rllib_env
+    from fraudarena.cluster import rllib_env
     from fraudarena.agents import play_match
     play_match("task_3", 1, investigator="rllib:runs/rllib_example")["grader"]
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import ray
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 
-from fraudarena.envs.rllib_env import module_spec, ppo_config
+from fraudarena.cluster.rllib_env import module_spec, ppo_config
 
 
 def role_to_module(agent_id: str, episode: object = None, **kwargs: object) -> str:

@@ -1,4 +1,4 @@
-"""The RLlib adapter (fraudarena.envs.rllib_env): RLlib's own env checker, turns, rewards, shaped credit, the
+"""The RLlib adapter (fraudarena.cluster.rllib_env): RLlib's own env checker, turns, rewards, shaped credit, the
 action-masking RLModule, the rllib: bot kind, and (slow) a real PPO run on a local Ray."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ray.rllib.utils.pre_checks.env import check_multiagent_environments
 
 from fraudarena.agents import make_bot, play_match
 from fraudarena.agents.rl.evaluate import play_matchup
-from fraudarena.envs.rllib_env import (
+from fraudarena.cluster.rllib_env import (
     MASKED_LOGIT,
     FraudArenaMultiAgentEnv,
     RLlibPolicyBot,

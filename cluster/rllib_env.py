@@ -1,7 +1,7 @@
 """FraudArena for RLlib's new API stack: a ``MultiAgentEnv``, an action-masking RLModule and an ``rllib:`` bot kind.
 
-Needs the ``rllib`` extra (``pip install -e ".[rllib]"``: ``ray[rllib]``, torch). This is the one module of
-``fraudarena.envs`` that imports Ray; ``fraudarena.envs`` itself never imports it (tests/test_layering.py).
+Needs the ``rllib`` extra (``pip install -e ".[rllib]"``: ``ray[rllib]``, torch). It lives in ``cluster/``
+because it imports Ray (only cluster/ and serve/ do); it builds on the Ray-free ``fraudarena.envs``.
 
 * :class:`FraudArenaMultiAgentEnv` — the roles named in ``config["learners"]`` (default: the Investigator)
   are RLlib agents; every other seat is a bot of any ``make_bot`` kind (``config["opponents"]``, default
@@ -55,8 +55,7 @@ from fraudarena.agents.rl.runner import shaped_rewards
 from fraudarena.arena import RefereeEnvironment, validate_config
 from fraudarena.arena.rng import SEED_LIMIT, bot_seed
 from fraudarena.arena.spec import Role
-
-from .encoding import (
+from fraudarena.envs.encoding import (
     AUDITOR_FEATURES,
     FALLBACK_ACTIONS,
     MAX_ADS,
@@ -90,7 +89,7 @@ def obs_size(role: str, max_ads: int = MAX_ADS) -> int:
 
 def flat_observation_space(role: str, max_ads: int = MAX_ADS) -> spaces.Dict:
     """``role``'s RLlib observation space: ``{"observations": Box, "action_mask": Box int8}``."""
-    from .encoding import OBS_BOUND
+    from fraudarena.envs.encoding import OBS_BOUND
 
     return spaces.Dict({
         "observations": spaces.Box(-OBS_BOUND, OBS_BOUND, shape=(obs_size(role, max_ads),), dtype=np.float32),
