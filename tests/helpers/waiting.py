@@ -9,12 +9,12 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def until(predicate: Callable[[], T], timeout: float = 30.0, what: str = "condition", every: float = 0.05) -> T:
-    """The first truthy value of ``predicate()``, polled every ``every`` seconds; AssertionError after ``timeout``."""
+def until(predicate: Callable[[], T], timeout: float = 30.0, what: str = "condition", interval: float = 0.05) -> T:
+    """The first truthy value of ``predicate()``, polled every ``interval`` s; AssertionError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(every)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")

@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import websockets
+from waiting import until  # noqa: F401  (re-exported for the serve tests)
 
 from fraudarena.agents import make_bot
 from fraudarena.agents.client import ROLES, RoleClient, my_turn, play_seat
 from fraudarena.arena.rng import bot_seed
-
-
-def until(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def three_socket_match(url: str, task_id: str, seed: int | None, *, transcript: bool = False,
