@@ -33,14 +33,13 @@ from fraudarena.served import tokens
 from fraudarena.served.admission import check_admission, is_unjoined
 from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
 from fraudarena.served.journal import journal_file, pending_journals, read_journal
-from fraudarena.served.live_match import LiveMatch
+from fraudarena.served.live_match import LOST, LiveMatch
 from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
 REFILL_PARALLEL = 4  # pool actors started concurrently
 POOL_READY = 4  # pooled actors a replica waits for before it serves (the rest start in the background)
 WATCH_S = 600.0  # length of one ``watch`` call on a busy actor (it is renewed; it fails at once on death)
-LOST = "lost"  # status and end reason of a match that could not be rebuilt
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -20,7 +21,8 @@ from ray.exceptions import RayActorError
 
 from fraudarena.cluster import naming
 from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
-from fraudarena.served.event_mux import EventMux
+from fraudarena.served.event_mux import HOST_FAILED, EventMux
+from fraudarena.served.live_match import LOST, lost_event
 from fraudarena.served.settings import ArenaSettings
 from fraudarena.served.views import archived_events
 
@@ -37,7 +39,7 @@ def _unwrap(value: Any) -> Any:
 class ActorLink:
     """A ``HostLink`` over a ``MatchActor`` handle: one Ray call per batch or poll."""
 
-    __slots__ = ("handle", "key")
+    __slots__ = ("__weakref__", "handle", "key")
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
@@ -56,7 +58,8 @@ class RayBackend:
         self.directory = None
         self.history = None
         self.matchmaker = None  # looked up on the first ``queue`` (docs/protocol.md#matchmaking-queue)
-        self._handles: OrderedDict[str, Any] = OrderedDict()
+        self._handles: OrderedDict[str, ActorLink] = OrderedDict()  # match id -> its actor's link
+        self._links: weakref.WeakValueDictionary[Any, ActorLink] = weakref.WeakValueDictionary()  # by actor id
         self.mux = EventMux(settings.long_poll_s, f"r-{secrets.token_hex(6)}", settings.coalesce_max)
 
     async def start(self) -> None:
@@ -89,7 +92,12 @@ class RayBackend:
         return link
 
     def _remember(self, match_id: str, handle: Any) -> ActorLink:
-        link = self._handles[match_id] = ActorLink(handle)
+        # Every lookup deserialises a new handle (~5 KB with its method objects); matches on one actor share
+        # one link, so the cache costs an entry per match, not a handle (replica memory stays flat in a soak).
+        link = self._links.get(handle._actor_id)
+        if link is None:
+            link = self._links[handle._actor_id] = ActorLink(handle)
+        self._handles[match_id] = link
         while len(self._handles) > HANDLE_CACHE:
             self._handles.popitem(last=False)
         return link
@@ -162,11 +170,24 @@ class RayBackend:
         except ProtocolError:
             return {"events": [], "cursor": cursor, "gone": "archived"}
         out = await self.mux.next_events(link, (match_id, role, conn), cursor)
-        if out.get("gone") == "archived":  # archived, or its actor died: then follow the rebuilt match
+        if out.get("gone") in ("archived", HOST_FAILED):  # archived, or its actor died: follow the rebuilt match
             moved = await self._recovered(match_id, link)
             if moved is not None and moved.key != link.key:
                 return {"events": out["events"], "cursor": 0, "gone": None}  # its events restart at 0
+            if out["gone"] == HOST_FAILED:  # not rebuilt: tell the socket when it was archived lost
+                out = {**out, "gone": "archived"}
+                summary = await self._lost_summary(match_id)
+                if summary is not None:
+                    out["events"] = [*out["events"], lost_event(summary)]
         return out
+
+    async def _lost_summary(self, match_id: str) -> dict[str, Any] | None:
+        """The archived summary of ``match_id`` when it was archived ``lost`` (None otherwise, or unreadable)."""
+        try:
+            summary = await self._call_history("summary", match_id)
+        except ProtocolError:
+            return None
+        return summary if summary is not None and summary.get("status") == LOST else None
 
     def call_counts(self) -> dict[str, int]:
         """This replica's calls to match actors by kind (``batches``, ``requests``, ``polls``, …)."""

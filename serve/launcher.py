@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 import fraudarena
+from fraudarena.serve import haproxy_files
 from fraudarena.served.settings import ArenaSettings
 
 PACKAGE_DIR = Path(fraudarena.__file__).resolve().parent
@@ -117,11 +118,11 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
         # Ray runs workers at nice 15; here the workers *are* the server (proxy, replica, match actors), and
         # on a shared machine they would lose every time slice to ordinary processes.
         os.environ.setdefault(NICENESS_ENV, "0")
-        if proxy == "haproxy":  # its stats/metrics listeners default to fixed ports 8404/9101
-            from fraudarena.serve.baseline import free_port
-
-            os.environ.setdefault("RAY_SERVE_HAPROXY_STATS_PORT", str(free_port()))
-            os.environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(free_port()))
+        if proxy == "haproxy":  # files and ports of its own; HAProxy processes of killed servers are reaped
+            reaped = haproxy_files.reap_orphans()
+            if reaped:
+                print(f"stopped {len(reaped)} HAProxy process(es) left by a server that was killed", flush=True)
+            haproxy_files.isolate()
         local_ray.start(num_cpus=num_cpus, auth_mode=os.environ.get("RAY_AUTH_MODE"))
     else:
         local_ray.export_pythonpath()
@@ -178,6 +179,7 @@ def _stop_embedded(settings: ArenaSettings, previous: dict) -> None:
     with contextlib.suppress(Exception):
         shutdown_instance(settings)
     ray.shutdown()
+    haproxy_files.stop_own()  # started by Serve's proxy without a parent-death signal: it would outlive Ray
     if threading.current_thread() is threading.main_thread():
         for s, h in previous.items():
             signal.signal(s, h)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (match_id, role, conn)
 SEEN_MAX = 20_000  # matches whose latest change counter a channel remembers
 POLL_FAILURES = 3  # failed polls in a row after which the seats are told their match is gone
+HOST_FAILED = "failed"  # ``gone`` when the host stopped answering (its match may be rebuilt elsewhere, or lost)
 _DROPS_OBS = frozenset({"step", "join", "leave"})
 
 
@@ -221,7 +222,7 @@ class HostChannel:
 
     def _fail_all(self) -> None:
         for sub in self.subs.values():
-            sub.queue.put_nowait({"events": [], "cursor": sub.cursor, "gone": "archived"})
+            sub.queue.put_nowait({"events": [], "cursor": sub.cursor, "gone": HOST_FAILED})
         self.subs.clear()
         self._by_match.clear()
 

@@ -88,6 +88,16 @@ class Seat:
         return "disconnected" if self.ever_seated else "empty"
 
 
+LOST = "lost"  # status and end reason of a match that could not be rebuilt after a fault
+
+
+def lost_event(summary: dict[str, Any]) -> dict[str, Any]:
+    """The ``match_done`` event a seated socket gets when its match could not be rebuilt after a fault and was
+    archived ``lost`` (docs/protocol.md#reconnecting): status and end reason ``lost``, no reward."""
+    return {"kind": "match_done", "match_id": summary.get("match_id"), "phase": summary.get("phase"),
+            "round_number": summary.get("round_number"), "status": LOST, "end_reason": LOST, "reward": None}
+
+
 class LiveMatch:
     """A match between creation and archiving."""
 

@@ -205,13 +205,26 @@ def test_directory_sigkill_mid_match_restarts_it_and_the_match_plays_on(faults):
 
 
 def test_a_match_that_cannot_be_rebuilt_is_archived_lost_and_frees_its_slot(faults):
+    """Its seated sockets are told with a last ``match_done`` of status ``lost`` (docs/protocol.md#reconnecting)."""
     arena, settings, _cfg = faults
-    created = httpx.post(arena.http + "/api/v1/matches", json={"task_id": "task_1", "seed": 4}, timeout=30).json()
-    mid = created["match_id"]
-    live_before = _get(arena, "/api/v1/health").json()["live_matches"]
-    pid = _pid(_match_actor_id(settings, mid))
-    journal_file(settings.journal_path(ray_default=True), mid).unlink()
-    os.kill(pid, signal.SIGKILL)
+
+    async def seat_then_lose() -> tuple[str, int, dict[str, dict]]:
+        clients, _obs, mid = await _seated_clients(arena, 4)
+        try:
+            live_before = _get(arena, "/api/v1/health").json()["live_matches"]
+            pid = _pid(_match_actor_id(settings, mid))
+            journal_file(settings.journal_path(ray_default=True), mid).unlink()
+            os.kill(pid, signal.SIGKILL)
+            told = await asyncio.gather(*(c.wait_event("match_done", 60) for c in clients.values()))
+        finally:
+            for c in clients.values():
+                await c.close()
+        return mid, live_before, dict(zip(clients, told, strict=True))
+
+    mid, live_before, told = asyncio.run(seat_then_lose())
+    for role, event in told.items():
+        assert (event["status"], event["end_reason"], event["reward"], event["match_id"]) == (
+            "lost", "lost", None, mid), role
     summary = until(lambda: (s := _get(arena, f"/api/v1/matches/{mid}").json()).get("status") == "lost" and s,
                     60, "the match archived as lost")
     assert summary["end_reason"] == "lost"
