@@ -56,7 +56,7 @@ from fraudarena.arena.rng import bot_seed
 
 from ..bots.textkit import fresh_plain_texts
 from .features import CoreFeatures
-from .inference import investigator_logits
+from .inference import investigator_logits, sample_actions
 from .league import draw_opponent
 from .rewards import (
     KIND_END,
@@ -322,9 +322,7 @@ class CoreRolloutRunner:
             glob = torch.from_numpy(f.fglob[ms])
             amask_np = fraud_mask[ms]
             logits, values = model(glob, torch.from_numpy(amask_np))
-        probs = torch.softmax(logits, dim=-1)
-        acts = torch.multinomial(probs, 1, generator=self.torch_gen).squeeze(-1)
-        logps = torch.log_softmax(logits, dim=-1).gather(1, acts.unsqueeze(-1)).squeeze(-1)
+        acts, logps = sample_actions(logits, self.torch_gen)
         a = acts.numpy().astype(np.int64)
         col = 0 if role == "fraudster" else 1
         learn = self.learn[ms, col]

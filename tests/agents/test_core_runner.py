@@ -94,12 +94,33 @@ def test_rollout_forward_equals_the_module() -> None:
     net = InvestigatorNet(24).eval()
     b, n = 9, 7
     ads = torch.randn(b, n, net.ad_in[0].in_features)
-    ad_mask = torch.arange(n)[None, :] < torch.tensor([7, 1, 3, 5, 7, 2, 6, 4, 7])[:, None]
+    ad_mask = torch.arange(n)[None, :] < torch.tensor([7, 1, 3, 5, 7, 0, 6, 4, 7])[:, None]
     glob = torch.randn(b, net.glob_in[0].in_features)
-    action_mask = torch.rand(b, 1 + 10 * n) < 0.6
+    action_mask = (torch.rand(b, 1 + 10 * n) < 0.6) & torch.cat(  # padding's actions are never legal
+        [torch.ones(b, 1, dtype=torch.bool), ad_mask.repeat_interleave(10, dim=1)], dim=1)
     action_mask[:, 0] = True
     with torch.no_grad():
         want = net(ads, ad_mask, glob, action_mask)
     got = investigator_logits(net, ads, ad_mask, glob, action_mask)
     for w, g in zip(want, got, strict=True):
         assert torch.allclose(w, g, atol=1e-4)
+    other = InvestigatorNet(24)  # new weights loaded into the same module: the folded copies follow
+    net.load_state_dict(other.state_dict())
+    with torch.no_grad():
+        want = other.eval()(ads, ad_mask, glob, action_mask)
+    for w, g in zip(want, investigator_logits(net, ads, ad_mask, glob, action_mask), strict=True):
+        assert torch.allclose(w, g, atol=1e-4)
+
+
+def test_sampling_follows_the_softmax_never_draws_masked_actions_and_returns_log_softmax() -> None:
+    from fraudarena.agents.rl.inference import sample_actions
+    from fraudarena.agents.rl.models import NEG
+
+    row = torch.tensor([0.0, 1.0, NEG, 2.0, NEG])
+    logits = row.repeat(40_000, 1)
+    acts, logps = sample_actions(logits, torch.Generator().manual_seed(5))
+    freq = torch.bincount(acts, minlength=5).double() / len(acts)
+    want = torch.softmax(row.double(), 0)
+    assert freq[2] == 0 and freq[4] == 0
+    assert torch.allclose(freq, want, atol=0.01)  # ~5 standard errors at n = 40,000
+    assert torch.allclose(logps, torch.log_softmax(logits, -1).gather(1, acts[:, None]).squeeze(1), atol=1e-6)
