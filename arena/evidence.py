@@ -218,14 +218,14 @@ def classifier_fields(u1: float, u2: float, mode: str, m: int, category: str,
                       markers: list[str]) -> dict[str, object]:
     """The policy classifier's Finding fields from its two draws, the mode and m at pull time."""
     unsafe = u1 < classifier_unsafe_prob(mode, m)
-    if unsafe:
-        confidence = round(.60 + .35 * u2, 2)
-        codes = ["S2", *CLASSIFIER_CODES.get(category, ())]
-    else:
-        confidence = round(.55 + .35 * u2, 2)
-        codes = []
-    return {"decision": "unsafe" if unsafe else "safe", "confidence": confidence, "codes": codes,
-            "markers": list(markers)}
+    codes = ["S2", *CLASSIFIER_CODES.get(category, ())] if unsafe else []
+    return {"decision": "unsafe" if unsafe else "safe", "confidence": classifier_confidence(unsafe, u2),
+            "codes": codes, "markers": list(markers)}
+
+
+def classifier_confidence(unsafe: bool, u2: float) -> float:
+    """The confidence the policy classifier shows with its decision, from its second draw."""
+    return round(.60 + .35 * u2, 2) if unsafe else round(.55 + .35 * u2, 2)
 
 
 # ---------------------------------------------------------------------------------------------------------

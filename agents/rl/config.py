@@ -147,6 +147,9 @@ class TrainConfig:
     the rest (a wrong link's −0.25 stays on the link). The match's total is unchanged. 0 = off."""
     hidden: int = 48
     """Width of the models."""
+    attention_heads: int = 4
+    """Attention heads of the Investigator's set layer (must divide ``hidden``). Their softmax over the
+    queue is the largest elementwise cost of a rollout forward pass (docs/training.md#throughput)."""
     learner_threads: int = 2
     """torch intra-op threads of the learner's update. Iterations are synchronous, so the rollout workers are
     idle while it runs: on the 2-core box 2 threads cut a 13k-decision PPO update from 7.2 s to 5.7 s."""

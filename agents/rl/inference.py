@@ -50,7 +50,7 @@ class RolloutWeights:
         self.refresh()
 
     def _version(self) -> tuple[int, ...]:
-        return tuple(p._version for p in self.net.parameters())
+        return tuple(t._version for t in (*self.net.parameters(), *self.net.buffers()))
 
     def refresh(self) -> RolloutWeights:
         """Rebuild the folded weights if a parameter changed since the last build."""

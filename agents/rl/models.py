@@ -19,6 +19,7 @@ from fraudarena.agents.rl.codecs import N_CAMO, N_FRAUD_ACTIONS, PER_AD
 from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, INV_GLOBAL_FEATURES, N_CAT
 
 NEG = -1e9
+LEGACY_HEADS = 4  # the Investigator's attention heads in checkpoints that do not store them
 
 
 def _mlp(sizes: list[int], out_gain: float | None = None) -> nn.Sequential:
@@ -37,16 +38,29 @@ def _mlp(sizes: list[int], out_gain: float | None = None) -> nn.Sequential:
 class InvestigatorNet(nn.Module):
     """Set-structured actor-critic for the Investigator."""
 
-    def __init__(self, hidden: int = 48, heads: int = 4) -> None:
+    def __init__(self, hidden: int = 48, heads: int = LEGACY_HEADS) -> None:
         super().__init__()
         self.hidden = hidden
         self.ad_in = _mlp([AD_FEATURES, hidden, hidden])
         self.glob_in = _mlp([INV_GLOBAL_FEATURES, hidden, hidden])
         self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        # The head count travels in the state dict (the weights' shapes do not depend on it), so every
+        # ``load_state_dict`` -- checkpoints, weights shipped to rollout workers -- restores the same function.
+        self.register_buffer("attn_heads", torch.tensor(heads))
         self.norm1 = nn.LayerNorm(hidden)
         self.ad_head = _mlp([2 * hidden, hidden, PER_AD], out_gain=0.01)
         self.end_head = _mlp([3 * hidden, hidden, 1], out_gain=0.01)
         self.value_head = _mlp([3 * hidden, hidden, 1], out_gain=1.0)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        key = prefix + "attn_heads"
+        if key not in state_dict:  # a checkpoint from before the head count was stored
+            state_dict[key] = torch.tensor(LEGACY_HEADS)
+        heads = int(state_dict[key])
+        if self.hidden % heads:
+            raise ValueError(f"{heads} attention heads do not divide hidden width {self.hidden}")
+        self.attn.num_heads, self.attn.head_dim = heads, self.hidden // heads
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, ads: torch.Tensor, ad_mask: torch.Tensor, glob: torch.Tensor,
                 action_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,10 +113,11 @@ class FraudsterNet(nn.Module):
         return logits, self.value_head(glob).squeeze(-1)
 
 
-def build_model(role: str, hidden: int = 48) -> nn.Module:
-    """A fresh model for ``role`` ("investigator" or "fraudster")."""
+def build_model(role: str, hidden: int = 48, heads: int = LEGACY_HEADS) -> nn.Module:
+    """A fresh model for ``role`` ("investigator" or "fraudster"); ``heads``: the Investigator's attention heads
+    (a later ``load_state_dict`` sets them from the weights)."""
     if role == "investigator":
-        return InvestigatorNet(hidden)
+        return InvestigatorNet(hidden, heads)
     if role == "fraudster":
         return FraudsterNet(hidden)
     raise ValueError(f"no learned model for role {role!r}")

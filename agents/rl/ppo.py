@@ -78,7 +78,7 @@ class PPOLearner:
         self.config = config
         self.roles = tuple(roles or config.learn_roles)
         torch.manual_seed(config.seed)
-        self.models = {r: build_model(r, config.hidden) for r in self.roles}
+        self.models = {r: build_model(r, config.hidden, config.attention_heads) for r in self.roles}
         self.optims = {r: torch.optim.Adam(m.parameters(), lr=config.lr, eps=1e-5)
                        for r, m in self.models.items()}
         self.updates = 0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArenaError, illegal
-from ..evidence import classifier_fields
+from ..evidence import classifier_confidence
 from ..generation import UsedIds, create_proposal, generate_episode
 from ..referee import validate_config
 from ..rng import stream, stream_seed
@@ -227,25 +227,23 @@ class CoreBatch:
         """Evidence outcomes, classifier draws and identifiers of ``slots`` (the referee's streams, compiled draws)."""
         n = len(ads)
         ev, cl, modes, shares, n_pay, outc, cls_u, vals = (a[:n] for a in self._scratch)
-        for i, ad in enumerate(ads):
-            ev[i] = stream_seed(info.task_id, info.seed, f"evidence/{ad.ad_id}")
-            cl[i] = stream_seed(info.task_id, info.seed, f"classifier/{ad.ad_id}")
-            modes[i] = [_LABEL_INDEX[ad.mode(t)] for t in _EVIDENCE_TARGETS]
-            shares[i] = ad.shares_fingerprint
-            n_pay[i] = ad.n_on_payment
+        task_id, seed = info.task_id, info.seed
+        ev[:] = [stream_seed(task_id, seed, f"evidence/{ad.ad_id}") for ad in ads]
+        cl[:] = [stream_seed(task_id, seed, f"classifier/{ad.ad_id}") for ad in ads]
+        modes[:] = [[_LABEL_INDEX[ad.mode(t)] for t in _EVIDENCE_TARGETS] for ad in ads]
+        shares[:] = [ad.shares_fingerprint for ad in ads]
+        n_pay[:] = [ad.n_on_payment for ad in ads]
         draw_ads(ev, cl, modes, shares, n_pay, outc, cls_u, vals)
         self.outc[m, slots] = outc
         self.ai[m, slots, AI_AOI] = vals[:, 0]
         self.ai[m, slots, AI_OVERLAP] = vals[:, 1]
         self.af[m, slots, AF_CU1] = cls_u[:, 0]
-        for i, (s, ad) in enumerate(zip(slots, ads, strict=True)):
-            u2 = float(cls_u[i, 1])
-            # the two confidences a pull can show (one source: the evidence module's classifier fields)
-            self.af[m, s, AF_CCONF_UNSAFE] = classifier_fields(0.0, u2, "fraud", 0, ad.category, [])["confidence"]
-            self.af[m, s, AF_CCONF_SAFE] = classifier_fields(1.0, u2, "legit", 0, ad.category, [])["confidence"]
-            for k, name in enumerate(IDENT_FIELDS):
-                ids = info.ident_ids[k]
-                self.ai[m, s, AI_ID0 + k] = ids.setdefault(getattr(ad, name), len(ids) + 1)
+        u2s = cls_u[:, 1].tolist()  # the two confidences a pull can show (the evidence module's function)
+        self.af[m, slots, AF_CCONF_UNSAFE] = [classifier_confidence(True, u2) for u2 in u2s]
+        self.af[m, slots, AF_CCONF_SAFE] = [classifier_confidence(False, u2) for u2 in u2s]
+        for k, name in enumerate(IDENT_FIELDS):  # identifiers as match-local integers, in first-seen order
+            ids = info.ident_ids[k]
+            self.ai[m, slots, AI_ID0 + k] = [ids.setdefault(getattr(ad, name), len(ids) + 1) for ad in ads]
 
     # -------------------------------------------------------------------------------------------------------------
     def step(self, actions: np.ndarray, conf: np.ndarray) -> np.ndarray:
@@ -407,3 +405,4 @@ class CoreBatch:
 _CAT_IDS = tuple(sorted(CATEGORY_INDEX, key=CATEGORY_INDEX.__getitem__))
 _LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 _EVIDENCE_TARGETS = TARGETS[:5]
+

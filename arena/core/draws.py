@@ -29,11 +29,21 @@ _N = 624
 _M = 397
 
 
-@njit(cache=True)
-def _init_by_array(mt, key, keylen) -> None:
+def _genrand_base() -> np.ndarray:
+    """``init_genrand(19650218)``: the state ``init_by_array`` starts from, the same for every seed."""
+    mt = np.zeros(_N, np.int64)
     mt[0] = 19650218
     for i in range(1, _N):
-        mt[i] = (1812433253 * (mt[i - 1] ^ (mt[i - 1] >> 30)) + i) & 0xFFFFFFFF
+        mt[i] = (1812433253 * (int(mt[i - 1]) ^ (int(mt[i - 1]) >> 30)) + i) & 0xFFFFFFFF
+    return mt
+
+
+_BASE = _genrand_base()
+
+
+@njit(cache=True)
+def _init_by_array(mt, key, keylen) -> None:
+    mt[:] = _BASE
     i = 1
     j = 0
     for _ in range(max(_N, keylen)):
@@ -67,6 +77,15 @@ def _twist(mt) -> None:
 
 
 @njit(cache=True)
+def _twist_head(mt, k_end) -> None:
+    """The first ``k_end`` (≤ N − M) words of :func:`_twist`: each reads only words the twist has not rewritten
+    yet, so a stream that needs fewer than N − M outputs skips the rest of the twist."""
+    for k in range(k_end):
+        y = (mt[k] & 0x80000000) | (mt[k + 1] & 0x7FFFFFFF)
+        mt[k] = mt[k + _M] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+
+
+@njit(cache=True)
 def _temper(y) -> int:
     y ^= y >> 11
     y ^= (y << 7) & 0x9D2C5680
@@ -84,6 +103,9 @@ def mt_stream_values(seed, n, out) -> None:
     key[1] = np.int64(seed >> np.uint64(32))
     _init_by_array(mt, key, 2 if key[1] != 0 else 1)
     idx = _N
+    if 2 * n <= _N - _M:  # a short stream (the evidence plan, the classifier): only the words it reads
+        _twist_head(mt, 2 * n)
+        idx = 0
     for t in range(n):
         if idx >= _N:
             _twist(mt)

@@ -124,3 +124,27 @@ def test_sampling_follows_the_softmax_never_draws_masked_actions_and_returns_log
     assert freq[2] == 0 and freq[4] == 0
     assert torch.allclose(freq, want, atol=0.01)  # ~5 standard errors at n = 40,000
     assert torch.allclose(logps, torch.log_softmax(logits, -1).gather(1, acts[:, None]).squeeze(1), atol=1e-6)
+
+
+def test_attention_heads_travel_with_the_weights_and_old_weights_load_as_four_heads() -> None:
+    from fraudarena.agents.rl.inference import investigator_logits
+    from fraudarena.agents.rl.models import InvestigatorNet
+
+    torch.manual_seed(4)
+    two = InvestigatorNet(16, heads=2).eval()
+    ads = torch.randn(4, 6, two.ad_in[0].in_features)
+    ad_mask = torch.arange(6)[None, :] < torch.tensor([6, 2, 4, 1])[:, None]
+    glob = torch.randn(4, two.glob_in[0].in_features)
+    action_mask = torch.cat([torch.ones(4, 1, dtype=torch.bool), ad_mask.repeat_interleave(10, dim=1)], dim=1)
+    shipped = InvestigatorNet(16).eval()  # built with the default, as a rollout worker or a checkpoint load does
+    shipped.load_state_dict(two.state_dict())
+    assert shipped.attn.num_heads == 2
+    with torch.no_grad():
+        want = two(ads, ad_mask, glob, action_mask)
+        got = shipped(ads, ad_mask, glob, action_mask)
+    fast = investigator_logits(shipped, ads, ad_mask, glob, action_mask)
+    for w, g, f in zip(want, got, fast, strict=True):
+        assert torch.equal(w, g) and torch.allclose(w, f, atol=1e-4)
+    legacy = {k: v for k, v in two.state_dict().items() if k != "attn_heads"}
+    shipped.load_state_dict(legacy)
+    assert shipped.attn.num_heads == 4

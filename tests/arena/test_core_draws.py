@@ -22,6 +22,10 @@ def test_stream_values_are_pythons_random() -> None:
         mt_stream_values(np.uint64(seed), 700, out)  # past one 624-word twist
         ref = random.Random(seed)
         assert out.tolist() == [ref.random() for _ in range(700)], seed
+        for n in (1, 2, 27, 113, 114):  # short streams twist only the words they read (up to 227 words)
+            mt_stream_values(np.uint64(seed), n, out)
+            ref = random.Random(seed)
+            assert out[:n].tolist() == [ref.random() for _ in range(n)], (seed, n)
 
 
 def test_outcomes_follow_draw_fields() -> None:
