@@ -184,8 +184,8 @@ class RayBackend:
     async def _lost_summary(self, match_id: str) -> dict[str, Any] | None:
         """The archived summary of ``match_id`` when it was archived ``lost`` (None otherwise, or unreadable)."""
         try:
-            summary = await self._call_history("summary", match_id)
-        except ProtocolError:
+            summary = await asyncio.wait_for(self._call_history("summary", match_id), self.settings.history_timeout_s)
+        except (TimeoutError, RayActorError):  # the archive is down or slow: no last event
             return None
         return summary if summary is not None and summary.get("status") == LOST else None
 
