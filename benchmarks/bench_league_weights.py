@@ -1,8 +1,8 @@
 """League weights to the rollout workers: every snapshot every iteration vs each snapshot once (object store).
 
 Two real ``RolloutWorker`` actors (``cluster.rollout``) on a local Ray, ``--snapshots`` frozen snapshots per
-learned role (hidden 48, the training default), ``--iters`` iterations of a zero-step ``collect`` (so only the
-weight shipping and loading is timed, not the matches):
+learned role (hidden 48, the training default until 2026-12-07), ``--iters`` iterations of a zero-step
+``collect`` (so only the weight shipping and loading is timed, not the matches):
 
 * ``every iteration`` (the driver before docs/training.md "League" changed it): the live weights and every
   snapshot in one dict, ``ray.put`` each iteration, every worker loads every snapshot again;

@@ -13,7 +13,7 @@ Measures environment steps per second (every accepted ``apply`` of any role coun
 Both learned roles (Investigator and Fraudster) play through the neural policies in every mode. Without
 ``--checkpoint`` the policies are first behaviour-cloned from the house bots for ``--bc-iters`` iterations
 (untrained weights play short, cheap matches; cloned ones play like trained policies). ``--profile``
-adds the CPU time per part of one core-engine step.
+adds the CPU time per part of one core-engine step. Every timed mode follows ``WARMUP_CALLS`` untimed calls.
 Usage: ``python benchmarks/bench_rollout.py [--json] [--checkpoint PATH] [--matches 256] [--steps 60]``.
 """
 
@@ -23,8 +23,13 @@ import argparse
 import json
 import time
 
+WARMUP_CALLS = 2
+"""Untimed calls before every timed mode: they fill the pipeline (matches at every stage) and fault in both of
+the storage's packed-output buffers, which are used in turn (``agents/rl/storage.py``); training runs in that
+steady state. With one warm-up call, the timed calls paid the second buffer's page faults (~25 us per step)."""
 
-def _weights(checkpoint: str | None, hidden: int, bc_iters: int, task: str) -> tuple[dict, str]:
+
+def _weights(checkpoint: str | None, hidden: int, bc_iters: int, task: str, heads: int = 4) -> tuple[dict, str]:
     from fraudarena.agents.rl.neural_policy import load_model
 
     roles = ("investigator", "fraudster")
@@ -36,7 +41,8 @@ def _weights(checkpoint: str | None, hidden: int, bc_iters: int, task: str) -> t
     from fraudarena.agents.rl.trainer import LocalCollector, Trainer
 
     cfg = TrainConfig(num_workers=0, matches_per_worker=128, rollout_steps=100, task_ids=(task,), hidden=hidden,
-                      bc_iterations=bc_iters, iterations=bc_iters, checkpoint_every=0, archive_rate=0.0)
+                      attention_heads=heads, bc_iterations=bc_iters, iterations=bc_iters, checkpoint_every=0,
+                      archive_rate=0.0)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, LocalCollector(cfg), run_dir=tmp, progress=False)
         for _ in range(bc_iters):
@@ -93,7 +99,8 @@ def bench_vectorised(weights: dict, hidden: int, n: int, steps: int, iters: int,
 
     torch.set_num_threads(1)
     r = _live_seats_runner(n, task, weights, hidden, engine)
-    r.run(steps)  # warm-up: fill the pipeline
+    for _ in range(WARMUP_CALLS):
+        r.run(steps)
     env_steps = matches = 0
     t0 = time.perf_counter()
     for _ in range(iters):
@@ -111,7 +118,7 @@ def profile_core(weights: dict, hidden: int, n: int, steps: int, task: str) -> d
 
     torch.set_num_threads(1)
     r = _live_seats_runner(n, task, weights, hidden, "core")
-    for _ in range(3):  # steady state: the two packed-output buffers allocated and faulted in
+    for _ in range(WARMUP_CALLS + 1):
         r.run(steps)
     spent: dict[str, float] = {}
 
@@ -152,11 +159,12 @@ def bench_ray(weights: dict, hidden: int, workers: int, n: int, steps: int, iter
     col = RayCollector(cfg)
     try:
         pol = {"live": weights}
-        col.collect(pol, "ppo", steps, 0)  # warm-up (actor start, imports, pipeline fill)
+        for it in range(WARMUP_CALLS):  # actor start, imports, pipeline fill, both output buffers
+            col.collect(pol, "ppo", steps, it)
         env_steps = matches = 0
         t0 = time.perf_counter()
         for it in range(iters):
-            for res in col.collect(pol, "ppo", steps, it + 1):
+            for res in col.collect(pol, "ppo", steps, WARMUP_CALLS + it):
                 env_steps += res.env_steps
                 matches += len(res.results)
         dt = time.perf_counter() - t0
@@ -167,6 +175,8 @@ def bench_ray(weights: dict, hidden: int, workers: int, n: int, steps: int, iter
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from fraudarena.agents.rl.config import TrainConfig
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--checkpoint", default=None, help="policy checkpoint (default: untrained weights)")
@@ -175,7 +185,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--iters", type=int, default=2, help="timed collect calls")
     p.add_argument("--naive-seconds", type=float, default=30.0)
     p.add_argument("--task", default="task_3")
-    p.add_argument("--hidden", type=int, default=48, help="model width (read from --checkpoint if given)")
+    p.add_argument("--hidden", type=int, default=TrainConfig().hidden,
+                   help="model width (read from --checkpoint if given)")
+    p.add_argument("--attention-heads", type=int, default=TrainConfig().attention_heads,
+                   help="the Investigator's attention heads (read from --checkpoint if given)")
     p.add_argument("--skip-ray", action="store_true")
     p.add_argument("--bc-iters", type=int, default=2, help="BC warm-up iterations when no --checkpoint is given")
     p.add_argument("--profile", action="store_true", help="also report CPU µs per env step by part (core engine)")
@@ -184,7 +197,9 @@ def main(argv: list[str] | None = None) -> dict:
         from fraudarena.agents.rl.neural_policy import read_meta
 
         args.hidden = int(read_meta(args.checkpoint)["config"].get("hidden", args.hidden))
-    weights, policy = _weights(args.checkpoint, args.hidden, args.bc_iters, args.task)
+    weights, policy = _weights(args.checkpoint, args.hidden, args.bc_iters, args.task, args.attention_heads)
+    heads = int(weights["investigator"].get("attn_heads", 4))
+    policy += f"; hidden {args.hidden}, {heads} attention heads"
     rows = [bench_naive(weights, args.hidden, args.naive_seconds, args.task)]
     for engine in ("python", "core"):
         rows.append(bench_vectorised(weights, args.hidden, args.matches, args.steps, args.iters, args.task, engine))

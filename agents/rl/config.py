@@ -145,9 +145,10 @@ class TrainConfig:
     revealed the identifier it links by (one per ad; ``selfplay.credit_link_pulls``), so that ring
     hunting pulls are rewarded directly instead of only through the value function; the link keeps
     the rest (a wrong link's −0.25 stays on the link). The match's total is unchanged. 0 = off."""
-    hidden: int = 48
-    """Width of the models."""
-    attention_heads: int = 4
+    hidden: int = 32
+    """Width of the models (48 before 2026-12-07: the 30-minute run with 32 and 2 heads learned more, since
+    rollouts and updates both got cheaper: docs/training.md, "The 30-minute runs")."""
+    attention_heads: int = 2
     """Attention heads of the Investigator's set layer (must divide ``hidden``). Their softmax over the
     queue is the largest elementwise cost of a rollout forward pass (docs/training.md#throughput)."""
     learner_threads: int = 2
