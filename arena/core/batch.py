@@ -195,7 +195,7 @@ class CoreBatch:
             info.styles.append(ad.style)
             info.text_seeds.append(ad.text_seed)
         n_base = len(base)
-        self._hidden(m, list(range(n_base)), base, info)
+        self._hidden(m, 0, base, info)
         mi[MI_TASK] = TASK_INDEX[task_id]
         mi[MI_PHASE] = PH_FRAUDSTER
         mi[MI_ROUND] = 1
@@ -223,9 +223,11 @@ class CoreBatch:
         self.texts[m] = info
         self._pending_matches.discard(m)
 
-    def _hidden(self, m: int, slots: list[int], ads: list[Any], info: MatchTexts) -> None:
-        """Evidence outcomes, classifier draws and identifiers of ``slots`` (the referee's streams, compiled draws)."""
+    def _hidden(self, m: int, first: int, ads: list[Any], info: MatchTexts) -> None:
+        """Evidence outcomes, classifier draws and identifiers of the ads in slots ``first, first + 1, ...`` (the
+        referee's streams, compiled draws). Slices, not index lists: a proposal's single ad pays no fancy indexing."""
         n = len(ads)
+        sl = slice(first, first + n)
         ev, cl, modes, shares, n_pay, outc, cls_u, vals = (a[:n] for a in self._scratch)
         task_id, seed = info.task_id, info.seed
         ev[:] = [stream_seed(task_id, seed, f"evidence/{ad.ad_id}") for ad in ads]
@@ -234,16 +236,17 @@ class CoreBatch:
         shares[:] = [ad.shares_fingerprint for ad in ads]
         n_pay[:] = [ad.n_on_payment for ad in ads]
         draw_ads(ev, cl, modes, shares, n_pay, outc, cls_u, vals)
-        self.outc[m, slots] = outc
-        self.ai[m, slots, AI_AOI] = vals[:, 0]
-        self.ai[m, slots, AI_OVERLAP] = vals[:, 1]
-        self.af[m, slots, AF_CU1] = cls_u[:, 0]
+        self.outc[m, sl] = outc
+        self.ai[m, sl, AI_AOI] = vals[:, 0]
+        self.ai[m, sl, AI_OVERLAP] = vals[:, 1]
+        self.af[m, sl, AF_CU1] = cls_u[:, 0]
         u2s = cls_u[:, 1].tolist()  # the two confidences a pull can show (the evidence module's function)
-        self.af[m, slots, AF_CCONF_UNSAFE] = [classifier_confidence(True, u2) for u2 in u2s]
-        self.af[m, slots, AF_CCONF_SAFE] = [classifier_confidence(False, u2) for u2 in u2s]
-        for k, name in enumerate(IDENT_FIELDS):  # identifiers as match-local integers, in first-seen order
-            ids = info.ident_ids[k]
-            self.ai[m, slots, AI_ID0 + k] = [ids.setdefault(getattr(ad, name), len(ids) + 1) for ad in ads]
+        self.af[m, sl, AF_CCONF_UNSAFE] = [classifier_confidence(True, u2) for u2 in u2s]
+        self.af[m, sl, AF_CCONF_SAFE] = [classifier_confidence(False, u2) for u2 in u2s]
+        ident = info.ident_ids  # identifiers as match-local integers, in first-seen order per field
+        self.ai[m, sl, AI_ID0:AI_ID0 + len(IDENT_FIELDS)] = [
+            [ids.setdefault(getattr(ad, name), len(ids) + 1) for ids, name in zip(ident, IDENT_FIELDS, strict=True)]
+            for ad in ads]
 
     # -------------------------------------------------------------------------------------------------------------
     def step(self, actions: np.ndarray, conf: np.ndarray) -> np.ndarray:
@@ -350,7 +353,7 @@ class CoreBatch:
         row[AI_CMODE] = LABELS.index(ad.mode("policy_classifier"))
         self.af[m, s, AF_SEVERITY] = ad.severity
         self.af[m, s, AF_IMPACT] = ad.impact
-        self._hidden(m, [s], [ad], info)
+        self._hidden(m, s, [ad], info)
         info.ad_ids.append(ad.ad_id)
         info.styles.append("plain")
         info.text_seeds.append(ad.text_seed)
