@@ -118,7 +118,7 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
         # Ray runs workers at nice 15; here the workers *are* the server (proxy, replica, match actors), and
         # on a shared machine they would lose every time slice to ordinary processes.
         os.environ.setdefault(NICENESS_ENV, "0")
-        if proxy == "haproxy":  # files and ports of its own; HAProxy processes of killed servers are reaped
+        if proxy == "haproxy":  # ports of its own; HAProxy processes of killed servers are reaped
             reaped = haproxy_files.reap_orphans()
             if reaped:
                 print(f"stopped {len(reaped)} HAProxy process(es) left by a server that was killed", flush=True)
@@ -179,7 +179,7 @@ def _stop_embedded(settings: ArenaSettings, previous: dict) -> None:
     with contextlib.suppress(Exception):
         shutdown_instance(settings)
     ray.shutdown()
-    haproxy_files.stop_own()  # started by Serve's proxy without a parent-death signal: it would outlive Ray
+    haproxy_files.reap_orphans()  # started by Serve without a parent-death signal: it could outlive Ray
     if threading.current_thread() is threading.main_thread():
         for s, h in previous.items():
             signal.signal(s, h)

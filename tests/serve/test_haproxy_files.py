@@ -1,70 +1,71 @@
-"""The embedded server's HAProxy files and the reaping of HAProxy processes that a killed server left.
+"""The embedded server's HAProxy ports, and the reaping of HAProxy processes that a killed server left.
 
 Real processes stand in for HAProxy: a Python interpreter started with ``argv[0] == "haproxy"`` and a
-``-f <config>`` argument, which is all the reaper reads from ``/proc``.
+``-f <config>`` argument, which is all the reaper reads from ``/proc`` besides the parent pid. An orphan is
+made as a killed server leaves one: its parent exits, so PID 1 adopts it.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fraudarena.serve.haproxy_files import haproxy_processes, instance_dir, isolate, reap_orphans, stop_own
+from fraudarena.serve.haproxy_files import PORT_SETTINGS, haproxy_processes, isolate, reap_orphans
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads Linux /proc")
 
-
-def _fake_haproxy(config: Path) -> subprocess.Popen:
-    return subprocess.Popen(["haproxy", "-c", "import time; time.sleep(60)", "-f", str(config)],
-                            executable=sys.executable)
+SLEEPER = "import time; time.sleep(60)"
 
 
-def _dead_pid() -> int:
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    return gone.pid
+def _haproxy_args(config: Path) -> list[str]:
+    return ["haproxy", "-c", SLEEPER, "-f", str(config)]
 
 
-def _running(proc: subprocess.Popen) -> bool:
-    try:
-        proc.wait(timeout=0.5)
-    except subprocess.TimeoutExpired:
-        return True
+def _orphan(config: Path) -> int:
+    """A fake HAProxy whose parent has exited (PID 1 adopts it); returns its pid."""
+    code = (f"import subprocess, sys; p = subprocess.Popen({_haproxy_args(config)!r}, executable=sys.executable, "
+            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+def _gone(pid: int, timeout_s: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]:
+            return True
+        time.sleep(0.05)
     return False
 
 
-def test_isolate_points_every_haproxy_file_and_port_at_this_server(tmp_path):
+def test_isolate_gives_every_fixed_port_listener_a_free_port():
     env = {"RAY_SERVE_HAPROXY_STATS_PORT": "1234"}
-    here = isolate(env, root=tmp_path)
-    assert here == instance_dir(root=tmp_path) == tmp_path / str(os.getpid()) and here.is_dir()
-    for key in ("CONFIG_FILE_LOC", "SOCKET_PATH", "SERVER_STATE_FILE", "METRICS_SOCKET_PATH"):
-        assert Path(env[f"RAY_SERVE_HAPROXY_{key}"]).parent == here
-    assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "1234"  # an operator's choice is kept
-    ports = {env["RAY_SERVE_HAPROXY_METRICS_PORT"], env["RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"]}
-    assert len(ports) == 2 and "8500" not in ports and "9101" not in ports
+    ports = isolate(env)
+    assert set(ports) == set(PORT_SETTINGS) and env["RAY_SERVE_HAPROXY_STATS_PORT"] == "1234"  # kept
+    others = {env["RAY_SERVE_HAPROXY_METRICS_PORT"], env["RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"]}
+    assert len(others) == 2 and not others & {"8500", "9101"}
 
 
-def test_reap_kills_only_haproxy_whose_server_is_gone(tmp_path):
-    orphan_dir = tmp_path / str(_dead_pid())
-    live_dir = instance_dir(root=tmp_path)
-    foreign = tmp_path.parent / "haproxy-serve-elsewhere"
-    for d in (orphan_dir, live_dir, foreign):
-        d.mkdir(parents=True, exist_ok=True)
-    procs = {name: _fake_haproxy(d / "haproxy.cfg") for name, d in
-             (("orphan", orphan_dir), ("live", live_dir), ("foreign", foreign))}
+def test_reap_kills_only_orphaned_ray_haproxy(tmp_path):
+    ray_cfg = tmp_path / "haproxy-serve" / "node-a" / "haproxy.cfg"
+    other_cfg = tmp_path / "elsewhere" / "haproxy.cfg"
+    orphan = _orphan(ray_cfg)
+    foreign_orphan = _orphan(other_cfg)  # not Ray Serve's: left alone
+    live = subprocess.Popen(_haproxy_args(ray_cfg), executable=sys.executable)  # its parent (this test) lives
     try:
-        seen = {pid for pid, _cfg in haproxy_processes()}
-        assert {p.pid for p in procs.values()} <= seen
-        assert reap_orphans(root=tmp_path) == [procs["orphan"].pid]
-        assert not _running(procs["orphan"]) and not orphan_dir.exists()
-        assert _running(procs["live"]) and _running(procs["foreign"]) and live_dir.exists()
-        assert stop_own(root=tmp_path) == [procs["live"].pid]
-        assert not _running(procs["live"]) and not live_dir.exists() and _running(procs["foreign"])
+        seen = {pid: (parent, cfg) for pid, parent, cfg in haproxy_processes()}
+        assert seen[orphan] == (1, ray_cfg) and seen[live.pid][1] == ray_cfg
+        killed = reap_orphans()
+        assert orphan in killed and foreign_orphan not in killed and live.pid not in killed
+        assert _gone(orphan)
+        assert live.poll() is None and not _gone(foreign_orphan, 0.2)
     finally:
-        for p in procs.values():
-            p.kill()
-            p.wait()
+        live.kill()
+        live.wait()
+        for pid in (orphan, foreign_orphan):
+            subprocess.run(["kill", "-9", str(pid)], check=False)
