@@ -93,7 +93,7 @@ class RayBackend:
 
     def _remember(self, match_id: str, handle: Any) -> ActorLink:
         # Every lookup deserialises a new handle (~5 KB with its method objects); matches on one actor share
-        # one link, so the cache costs an entry per match, not a handle (replica memory stays flat in a soak).
+        # one link, so the cache (up to HANDLE_CACHE matches) costs an entry per match, not a handle.
         link = self._links.get(handle._actor_id)
         if link is None:
             link = self._links[handle._actor_id] = ActorLink(handle)

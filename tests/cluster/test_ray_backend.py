@@ -1,7 +1,7 @@
 """``RayBackend``'s link cache on a real local Ray: matches on one packed actor share one link.
 
-Every directory lookup deserialises a fresh actor handle (several KB with its method objects). Caching one
-per match made a Serve replica grow with every match played; the cache now keeps one link per actor.
+Every directory lookup deserialises a fresh actor handle (several KB with its method objects). The cache
+holds up to 20,000 matches, so it keeps one link per actor and an entry per match, not a handle per match.
 """
 
 from __future__ import annotations
