@@ -42,22 +42,24 @@ def folded_mlp(x: torch.Tensor, p: Folded) -> torch.Tensor:
 
 
 class RolloutWeights:
-    """The folded copies of one ``InvestigatorNet``'s weights, rebuilt when its parameters change."""
+    """The folded copies of one ``InvestigatorNet``'s weights, rebuilt when its parameters change.
 
-    def __init__(self, net: InvestigatorNet) -> None:
-        self.net = net
+    It holds no reference to the module (the cache below is keyed weakly by it, so a dropped league snapshot's
+    module and its folded copies are freed together)."""
+
+    def __init__(self) -> None:
         self.key: tuple[int, ...] = ()
-        self.refresh()
 
-    def _version(self) -> tuple[int, ...]:
-        return tuple(t._version for t in (*self.net.parameters(), *self.net.buffers()))
+    @staticmethod
+    def _version(net: InvestigatorNet) -> tuple[int, ...]:
+        return tuple(t._version for t in (*net.parameters(), *net.buffers()))
 
-    def refresh(self) -> RolloutWeights:
-        """Rebuild the folded weights if a parameter changed since the last build."""
-        key = self._version()
+    def refresh(self, net: InvestigatorNet) -> RolloutWeights:
+        """Rebuild the folded weights if a parameter of ``net`` changed since the last build."""
+        key = self._version(net)
         if key == self.key:
             return self
-        net, hid = self.net, self.net.hidden
+        hid = net.hidden
         self.glob_in = fold_tanh_block(net.glob_in[0], net.glob_in[2])
         self.ad_in = fold_tanh_block(net.ad_in[0], net.ad_in[2])
         self.end_head = fold_tanh_block(net.end_head[0], net.end_head[2])
@@ -79,8 +81,8 @@ def rollout_weights(net: InvestigatorNet) -> RolloutWeights:
     """The folded weights of ``net``, current with its parameters."""
     w = _CACHE.get(net)
     if w is None:
-        w = _CACHE[net] = RolloutWeights(net)
-    return w.refresh()
+        w = _CACHE[net] = RolloutWeights()
+    return w.refresh(net)
 
 
 @torch.inference_mode()

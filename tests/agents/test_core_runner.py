@@ -110,6 +110,14 @@ def test_rollout_forward_equals_the_module() -> None:
         want = other.eval()(ads, ad_mask, glob, action_mask)
     for w, g in zip(want, investigator_logits(net, ads, ad_mask, glob, action_mask), strict=True):
         assert torch.allclose(w, g, atol=1e-4)
+    import gc
+
+    from fraudarena.agents.rl import inference
+
+    assert net in inference._CACHE
+    del net, other
+    gc.collect()
+    assert not any(isinstance(k, InvestigatorNet) and k.hidden == 24 for k in inference._CACHE)  # freed with it
 
 
 def test_sampling_follows_the_softmax_never_draws_masked_actions_and_returns_log_softmax() -> None:
