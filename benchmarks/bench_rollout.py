@@ -29,7 +29,7 @@ the storage's packed-output buffers, which are used in turn (``agents/rl/storage
 steady state. With one warm-up call, the timed calls paid the second buffer's page faults (~25 us per step)."""
 
 
-def _weights(checkpoint: str | None, hidden: int, bc_iters: int, task: str, heads: int = 4) -> tuple[dict, str]:
+def _weights(checkpoint: str | None, hidden: int, bc_iters: int, task: str, heads: int = 2) -> tuple[dict, str]:
     from fraudarena.agents.rl.neural_policy import load_model
 
     roles = ("investigator", "fraudster")
@@ -176,6 +176,7 @@ def bench_ray(weights: dict, hidden: int, workers: int, n: int, steps: int, iter
 
 def main(argv: list[str] | None = None) -> dict:
     from fraudarena.agents.rl.config import TrainConfig
+    from fraudarena.agents.rl.models import LEGACY_HEADS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         args.hidden = int(read_meta(args.checkpoint)["config"].get("hidden", args.hidden))
     weights, policy = _weights(args.checkpoint, args.hidden, args.bc_iters, args.task, args.attention_heads)
-    heads = int(weights["investigator"].get("attn_heads", 4))
+    heads = int(weights["investigator"].get("attn_heads", LEGACY_HEADS))
     policy += f"; hidden {args.hidden}, {heads} attention heads"
     rows = [bench_naive(weights, args.hidden, args.naive_seconds, args.task)]
     for engine in ("python", "core"):

@@ -65,24 +65,22 @@ def _init_by_array(mt, key, keylen) -> None:
 
 
 @njit(cache=True)
-def _twist(mt) -> None:
-    for k in range(_N - _M):
-        y = (mt[k] & 0x80000000) | (mt[k + 1] & 0x7FFFFFFF)
-        mt[k] = mt[k + _M] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
-    for k in range(_N - _M, _N - 1):
-        y = (mt[k] & 0x80000000) | (mt[k + 1] & 0x7FFFFFFF)
-        mt[k] = mt[k + _M - _N] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
-    y = (mt[_N - 1] & 0x80000000) | (mt[0] & 0x7FFFFFFF)
-    mt[_N - 1] = mt[_M - 1] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
-
-
-@njit(cache=True)
 def _twist_head(mt, k_end) -> None:
     """The first ``k_end`` (≤ N − M) words of :func:`_twist`: each reads only words the twist has not rewritten
     yet, so a stream that needs fewer than N − M outputs skips the rest of the twist."""
     for k in range(k_end):
         y = (mt[k] & 0x80000000) | (mt[k + 1] & 0x7FFFFFFF)
         mt[k] = mt[k + _M] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+
+
+@njit(cache=True)
+def _twist(mt) -> None:
+    _twist_head(mt, _N - _M)
+    for k in range(_N - _M, _N - 1):
+        y = (mt[k] & 0x80000000) | (mt[k + 1] & 0x7FFFFFFF)
+        mt[k] = mt[k + _M - _N] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+    y = (mt[_N - 1] & 0x80000000) | (mt[0] & 0x7FFFFFFF)
+    mt[_N - 1] = mt[_M - 1] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
 
 
 @njit(cache=True)
