@@ -3,8 +3,9 @@
 A batch holds complete trajectories only, concatenated in order; ``dones[t]`` is True on the last
 decision of a role in a match (so GAE never bootstraps across matches). Investigator observations have
 a variable number of ads, so their ad rows and masks are stored flat with per-step counts and padded only
-when turned into tensors (:meth:`RoleBatch.tensors`). Everything is plain numpy, cheap to pickle through
-Ray's object store.
+when turned into tensors (:meth:`RoleBatch.tensors`). A row that several decisions share (an ad the actions
+between them did not change) may be stored once: ``ad_rows`` then gives each (decision, ad) its row.
+Everything is plain numpy, cheap to pickle through Ray's object store.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class RoleBatch:
     rewards: np.ndarray
     dones: np.ndarray
     masks: np.ndarray  # fraudster: [T, A]; investigator: flat concatenation of per-step masks
-    ads: np.ndarray | None = None  # investigator: [sum n_ads, F]
+    ads: np.ndarray | None = None  # investigator: [rows, F]
     n_ads: np.ndarray | None = None  # investigator: [T]
+    ad_rows: np.ndarray | None = None  # investigator: [sum n_ads] row of ``ads`` per (decision, ad); None = in order
     extra: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -88,7 +90,15 @@ class RoleBatch:
         if first.role == "investigator":
             cat["ads"] = np.concatenate([b.ads for b in batches])  # type: ignore[misc]
             cat["n_ads"] = np.concatenate([b.n_ads for b in batches])  # type: ignore[misc]
+            if any(b.ad_rows is not None for b in batches):
+                base = np.cumsum([0] + [len(b.ads) for b in batches[:-1]])  # type: ignore[arg-type]
+                cat["ad_rows"] = np.concatenate([b.row_index() + k for b, k in zip(batches, base, strict=True)])
         return RoleBatch(role=first.role, **cat)
+
+    def row_index(self) -> np.ndarray:
+        """The row of ``ads`` of every (decision, ad), concatenated per decision (``ad_rows`` or 0, 1, 2, ...)."""
+        assert self.ads is not None
+        return self.ad_rows if self.ad_rows is not None else np.arange(len(self.ads), dtype=np.int64)
 
     def tensors(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
         """Model inputs for the steps ``idx`` (investigator rows padded to the largest queue)."""
@@ -105,9 +115,11 @@ class RoleBatch:
         ads = np.zeros((b, n_max, self.ads.shape[1]), dtype=np.float32)
         ad_mask = np.zeros((b, n_max), dtype=bool)
         amask = np.zeros((b, 1 + PER_AD * n_max), dtype=bool)
+        rows = self.ad_rows
         for row, i in enumerate(idx):
             n = int(self.n_ads[i])
-            ads[row, :n] = self.ads[ad_off[i]: ad_off[i + 1]]
+            sl = slice(ad_off[i], ad_off[i + 1])
+            ads[row, :n] = self.ads[sl] if rows is None else self.ads[rows[sl]]
             ad_mask[row, :n] = True
             amask[row, : 1 + PER_AD * n] = self.masks[m_off[i]: m_off[i + 1]]
         out.update(ads=torch.from_numpy(ads), ad_mask=torch.from_numpy(ad_mask),

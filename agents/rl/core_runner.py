@@ -349,8 +349,9 @@ class CoreRolloutRunner:
         slot = b.queue[ms, np.minimum(q, b.queue.shape[1] - 1)]
         partner = f.partners[ms, np.minimum(q, f.partners.shape[1] - 1)]
         link_k = b.mi[ms, MI_NLINKS]  # the index this link takes
-        self.stores[role].append(ms, f.glob, inv_mask, n_ads=n_ads, ads_src=f.ads, action=a, logp=logp, value=value,
-                                 uid=uid, kind=kind, slot=slot, slot2=partner, target=k, link_k=link_k, key=zeros)
+        self.stores[role].append(ms, f.glob, inv_mask, n_ads=n_ads, ads_src=f.ads, slots_src=b.queue, action=a,
+                                 logp=logp, value=value, uid=uid, kind=kind, slot=slot, slot2=partner, target=k,
+                                 link_k=link_k, key=zeros)
 
     def _confidences(self, ms: np.ndarray, a: np.ndarray, conf: np.ndarray) -> None:
         """Verdict confidence = the posterior of the verdict's class, clipped to [0.05, 0.99], 2 dp (the codec's)."""

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fraudarena.agents.rl.models import NEG, InvestigatorNet
+from fraudarena.agents.rl.models import InvestigatorNet, mask_logits, masked_max_pool
 
 Folded = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # 2W1, 2b1, 2W2, b2 − W2·1
 
@@ -107,16 +107,12 @@ def investigator_logits(net: InvestigatorNet, ads: torch.Tensor, ad_mask: torch.
     m = ad_mask.unsqueeze(-1).to(h.dtype)
     count = m.sum(dim=1).clamp(min=1.0)
     mean = (h * m).sum(dim=1) / count
-    if n > 0:
-        mx = h.masked_fill(~ad_mask.unsqueeze(-1), -1e4).max(dim=1).values
-        mx = torch.where(ad_mask.any(dim=1, keepdim=True), mx, torch.zeros_like(mx))
-    else:
-        mx = torch.zeros_like(g)
+    mx = masked_max_pool(h, m) if n > 0 else torch.zeros_like(g)
     pooled = torch.cat([g, mean, mx], dim=-1)
     z = F.linear(h, w.ad_head_ad).add_(F.linear(g, w.ad_head_glob, w.ad_head_bias).unsqueeze(1))
     ad_logits = F.linear(z.sigmoid_(), *w.ad_head_out)
     logits = torch.cat([folded_mlp(pooled, w.end_head), ad_logits.reshape(b, n * 10)], dim=-1)
-    logits = logits.masked_fill(~action_mask, NEG)
+    logits = mask_logits(logits, action_mask)
     return logits, folded_mlp(pooled, w.value_head).squeeze(-1)
 
 
@@ -129,7 +125,7 @@ def sample_actions(logits: torch.Tensor, generator: torch.Generator) -> tuple[to
     ``torch.multinomial`` plus ``log_softmax`` cost about a fifth of the whole forward pass. Masked actions
     (``NEG`` logits) have probability 0 and are never drawn.
     """
-    z = logits - logits.max(dim=-1, keepdim=True).values
+    z = logits - logits.amax(dim=-1, keepdim=True)
     cdf = z.exp().cumsum_(dim=-1)
     total = cdf[:, -1:]
     u = (1.0 - torch.rand(total.shape, generator=generator, dtype=cdf.dtype)) * total  # in (0, total]

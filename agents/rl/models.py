@@ -20,6 +20,27 @@ from fraudarena.agents.rl.encoders import AD_FEATURES, FRAUD_GLOBAL_FEATURES, IN
 
 NEG = -1e9
 LEGACY_HEADS = 4  # the Investigator's attention heads in checkpoints that do not store them
+PAD_FLOOR = 1e4  # subtracted from padded ads' hidden values before the max pool (hidden values are LayerNormed)
+
+
+def mask_logits(logits: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+    """``logits`` where ``action_mask`` is True, exactly ``NEG`` elsewhere.
+
+    One fused multiply-add with the mask as 0/1 floats: on these CPUs ``torch.where`` and ``masked_fill`` with
+    a bool mask cost 2.5-3x as much (measured on [256, 251]); the gradient is the same (1 where legal, else 0).
+    """
+    keep = action_mask.to(logits.dtype)
+    return torch.addcmul((keep - 1.0) * -NEG, logits, keep)
+
+
+def masked_max_pool(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Max over dim 1 of ``h`` [B,N,H] across the real ads (``keep`` [B,N,1], 1.0 = real; 0 for a row without any).
+
+    ``amax`` of ``h`` pushed down by ``PAD_FLOOR`` where padded: ``max(dim).values`` also computes the indices
+    and with ``torch.where`` cost 10x as much here (measured on [256, 25, 32]).
+    """
+    mx = (h + (keep - 1.0) * PAD_FLOOR).amax(dim=1)
+    return mx * keep.amax(dim=1)
 
 
 def _mlp(sizes: list[int], out_gain: float | None = None) -> nn.Sequential:
@@ -77,13 +98,12 @@ class InvestigatorNet(nn.Module):
         m = ad_mask.unsqueeze(-1).to(h.dtype)
         count = m.sum(dim=1).clamp(min=1.0)
         mean = (h * m).sum(dim=1) / count
-        mx = torch.where(m > 0, h, torch.full_like(h, -1e4)).max(dim=1).values if n > 0 else torch.zeros_like(g)
-        mx = torch.where(ad_mask.any(dim=1, keepdim=True), mx, torch.zeros_like(mx)) if n > 0 else mx
+        mx = masked_max_pool(h, m) if n > 0 else torch.zeros_like(g)
         pooled = torch.cat([g, mean, mx], dim=-1)
         ad_logits = self.ad_head(torch.cat([h, g.unsqueeze(1).expand(b, n, self.hidden)], dim=-1))
         logits = torch.cat([self.end_head(pooled), ad_logits.reshape(b, n * PER_AD)], dim=-1)
         if action_mask is not None:
-            logits = torch.where(action_mask, logits, torch.full_like(logits, NEG))
+            logits = mask_logits(logits, action_mask)
         return logits, self.value_head(pooled).squeeze(-1)
 
 
@@ -109,7 +129,7 @@ class FraudsterNet(nn.Module):
         logits = torch.cat([self.control(h), prop], dim=-1)
         assert logits.shape[-1] == N_FRAUD_ACTIONS
         if action_mask is not None:
-            logits = torch.where(action_mask, logits, torch.full_like(logits, NEG))
+            logits = mask_logits(logits, action_mask)
         return logits, self.value_head(glob).squeeze(-1)
 
 

@@ -1,15 +1,22 @@
 """Columnar rollout storage for the batched runner: decisions appended per vector step, packed per trajectory.
 
 Each learned role has one ``DecisionStore``: per-decision scalars and the global vector in growing arrays,
-and for the Investigator the variable-length ad rows and masks in flat arrays with per-decision offsets.
+and for the Investigator the variable-length masks in a flat array with per-decision offsets.
 ``append`` writes a whole group of matches at once (numba gathers straight from the feature buffers);
 ``pack`` cuts out the decisions of finished matches, ordered trajectory by trajectory (``RoleBatch``'s
 layout), and keeps the unfinished ones for the next call. Buffers grow by doubling and are reused.
 
-The Investigator's packed ad rows and masks (hundreds of MB per iteration) are written into two output
-buffers used in turn: fresh memory costs a page fault per 4 KiB, which on these VMs is slower than the copy
-itself. So a returned batch's ``ads`` and ``masks`` stay valid until the next-but-one ``pack`` (Ray
-pickles a worker's result when ``collect`` returns; the trainer uses a batch within its iteration).
+Investigator ad rows are stored once per change, not once per decision: an action changes a few ads, so
+about 7 in 8 rows of a decision equal the same ad's row at the match's previous decision (measured on the
+30-minute checkpoint, task_3). ``append`` compares each ad's new row with the last one stored for that ad
+slot of the match and appends only rows that differ; a decision holds row indices (``RoleBatch.ad_rows``).
+That cuts the rows copied at append, at pack and by Ray's serialisation of a worker's result (122 MB per
+collect of 256 matches × 60 steps before) about eightfold.
+
+The packed ad rows and masks are written into two output buffers used in turn: fresh memory costs a page
+fault per 4 KiB, which on these VMs is slower than the copy itself. So a returned batch's ``ads`` and
+``masks`` stay valid until the next-but-one ``pack`` (Ray pickles a worker's result when ``collect``
+returns; the trainer uses a batch within its iteration).
 """
 
 from __future__ import annotations
@@ -21,19 +28,8 @@ from fraudarena.agents.rl.batch import RoleBatch
 
 
 @njit(cache=True)
-def _gather_rows_3d(src, ms, counts, dst, start) -> None:
-    p = start
-    width = src.shape[2]
-    for i in range(ms.shape[0]):
-        m = ms[i]
-        for j in range(counts[i]):
-            for c in range(width):
-                dst[p, c] = src[m, j, c]
-            p += 1
-
-
-@njit(cache=True)
-def _gather_rows_2d(src, ms, counts, dst, start) -> None:
+def _gather_rows(src, ms, counts, dst, start) -> None:
+    """dst[start:] ← src[m, :counts[i]] for each ms[i] (the leading entries of rows of a [M, W] buffer)."""
     p = start
     for i in range(ms.shape[0]):
         m = ms[i]
@@ -42,9 +38,47 @@ def _gather_rows_2d(src, ms, counts, dst, start) -> None:
             p += 1
 
 
-def _gather_rows(src: np.ndarray, ms: np.ndarray, counts: np.ndarray, dst: np.ndarray, start: int) -> None:
-    """dst[start:] ← src[m, :counts[i]] for each ms[i] (rows of a [M, A, F] or [M, W] buffer)."""
-    (_gather_rows_3d if src.ndim == 3 else _gather_rows_2d)(src, ms, counts, dst, start)
+@njit(cache=True)
+def _append_ad_rows(src, ms, counts, slots, uids, rows, n_rows, refs, start, last, last_uid) -> int:
+    """Ad rows of one decision per match ``ms[i]`` (``src[m, :counts[i]]``, queue position j holding ad slot
+    ``slots[m, j]``) as indices into ``rows``: the row last stored for that slot of that match (``last[m, slot]``,
+    valid while ``last_uid[m] == uids[i]``) when equal, else a new row at ``n_rows``. ``refs[start:]`` ← the
+    indices; returns the new row count. The caller sizes ``rows`` for every row being new."""
+    p = start
+    r = n_rows
+    width = src.shape[2]
+    for i in range(ms.shape[0]):
+        m = ms[i]
+        if last_uid[m] != uids[i]:  # a new match in this batch row: nothing of the old one is reused
+            last[m, :] = -1
+            last_uid[m] = uids[i]
+        for j in range(counts[i]):
+            s = slots[m, j]
+            k = last[m, s]
+            same = k >= 0
+            if same:
+                for c in range(width):
+                    if rows[k, c] != src[m, j, c]:
+                        same = False
+                        break
+            if not same:
+                for c in range(width):
+                    rows[r, c] = src[m, j, c]
+                k = r
+                last[m, s] = r
+                r += 1
+            refs[p] = k
+            p += 1
+    return r
+
+
+@njit(cache=True)
+def _take_rows(src, idx, dst) -> None:
+    width = src.shape[1]
+    for i in range(idx.shape[0]):
+        k = idx[i]
+        for c in range(width):
+            dst[i, c] = src[k, c]
 
 
 @njit(cache=True)
@@ -95,16 +129,24 @@ class DecisionStore:
         self._out: list[tuple[np.ndarray, np.ndarray]] = []  # packed (ads, masks) buffers, used in turn
         self._turn = 0
         if self.ragged:
-            self.ads = np.zeros((capacity * 8, ad_width), np.float32)
+            self.ads = np.zeros((capacity * 8, ad_width), np.float32)  # distinct rows, in append order
+            self.n_rows = 0
+            self.ad_refs = np.zeros(capacity * 8, np.int64)  # per decision and ad: its row in ``ads``
             self.mask = np.zeros(capacity * 80, bool)
             self.ad_off = np.zeros(capacity + 1, np.int64)
             self.mask_off = np.zeros(capacity + 1, np.int64)
+            self.last = np.full((0, 0), -1, np.int64)  # [match, ad slot] → row last stored for it
+            self.last_uid = np.zeros(0, np.int64)
         else:
             self.mask = np.zeros((capacity, mask_width), bool)
 
     def append(self, ms: np.ndarray, glob_src: np.ndarray, mask_src: np.ndarray, n_ads: np.ndarray | None = None,
-               ads_src: np.ndarray | None = None, **scalars: np.ndarray) -> None:
-        """Append one decision per match ``ms``: features gathered from the runner's buffers."""
+               ads_src: np.ndarray | None = None, slots_src: np.ndarray | None = None, **scalars: np.ndarray
+               ) -> None:
+        """Append one decision per match ``ms``: features gathered from the runner's buffers.
+
+        Investigator: ``ads_src`` [M, A, F] ad rows in queue order, ``slots_src`` [M, A] the ad slot at each
+        queue position (the key under which a row is reused), ``scalars["uid"]`` tells matches apart."""
         b = len(ms)
         n0, n1 = self.n, self.n + b
         self.glob = _grow(self.glob, n1)
@@ -113,16 +155,21 @@ class DecisionStore:
             self.cols[k] = _grow(self.cols[k], n1)
             self.cols[k][n0:n1] = v
         if self.ragged:
-            assert n_ads is not None and ads_src is not None
+            assert n_ads is not None and ads_src is not None and slots_src is not None
             self.ad_off = _grow(self.ad_off, n1 + 1)
             self.mask_off = _grow(self.mask_off, n1 + 1)
             a0, m0 = int(self.ad_off[n0]), int(self.mask_off[n0])
             widths = 1 + 10 * n_ads
             self.ad_off[n0 + 1:n1 + 1] = a0 + np.cumsum(n_ads)
             self.mask_off[n0 + 1:n1 + 1] = m0 + np.cumsum(widths)
-            self.ads = _grow(self.ads, int(self.ad_off[n1]))
+            self.ad_refs = _grow(self.ad_refs, int(self.ad_off[n1]))
+            self.ads = _grow(self.ads, self.n_rows + int(n_ads.sum()))
             self.mask = _grow(self.mask, int(self.mask_off[n1]))
-            _gather_rows(ads_src, ms, n_ads, self.ads, a0)
+            if self.last.shape[0] < ads_src.shape[0] or self.last.shape[1] < slots_src.shape[1]:
+                self.last = np.full((ads_src.shape[0], slots_src.shape[1]), -1, np.int64)
+                self.last_uid = np.full(ads_src.shape[0], -1, np.int64)
+            self.n_rows = _append_ad_rows(ads_src, ms, n_ads, slots_src, np.asarray(scalars["uid"], np.int64),
+                                          self.ads, self.n_rows, self.ad_refs, a0, self.last, self.last_uid)
             _gather_rows(mask_src, ms, widths, self.mask, m0)
         else:
             self.mask = _grow(self.mask, n1)
@@ -161,10 +208,13 @@ class DecisionStore:
             return RoleBatch(masks=self.mask[order], **common)
         n_ads = self.ad_off[order + 1] - self.ad_off[order]
         widths = self.mask_off[order + 1] - self.mask_off[order]
-        ads, mask = self._output(int(n_ads.sum()), int(widths.sum()))
-        _ragged_take(self.ads, self.ad_off, order, ads)
+        refs = np.empty(int(n_ads.sum()), np.int64)
+        _ragged_take(self.ad_refs, self.ad_off, order, refs)
+        used, ad_rows = np.unique(refs, return_inverse=True)  # the rows these decisions use, renumbered
+        ads, mask = self._output(len(used), int(widths.sum()))
+        _take_rows(self.ads, used, ads)
         _ragged_take(self.mask, self.mask_off, order, mask)
-        return RoleBatch(masks=mask, ads=ads, n_ads=n_ads, **common)
+        return RoleBatch(masks=mask, ads=ads, n_ads=n_ads, ad_rows=ad_rows.astype(np.int32), **common)
 
     def _output(self, n_rows: int, n_mask: int) -> tuple[np.ndarray, np.ndarray]:
         """Views of the next output buffer pair, grown (with headroom) when too small."""
@@ -190,11 +240,22 @@ class DecisionStore:
         if self.ragged:
             n_ads = self.ad_off[keep + 1] - self.ad_off[keep]
             widths = self.mask_off[keep + 1] - self.mask_off[keep]
-            ads = np.empty((int(n_ads.sum()), self.ads.shape[1]), np.float32)
-            mask = np.empty(int(widths.sum()), bool)
-            _ragged_take(self.ads, self.ad_off, keep, ads)
-            _ragged_take(self.mask, self.mask_off, keep, mask)
+            refs = np.empty(int(n_ads.sum()), np.int64)
+            _ragged_take(self.ad_refs, self.ad_off, keep, refs)
+            used, new_refs = np.unique(refs, return_inverse=True)
+            ads = np.empty((len(used), self.ads.shape[1]), np.float32)
+            _take_rows(self.ads, used, ads)
             self.ads[:len(ads)] = ads
+            self.n_rows = len(used)
+            self.ad_refs[:len(refs)] = new_refs
+            # rows of dropped decisions are gone: renumber the per-slot pointers, forget the others
+            if len(used):
+                pos = np.minimum(np.searchsorted(used, self.last), len(used) - 1)
+                self.last[:] = np.where((self.last >= 0) & (used[pos] == self.last), pos, -1)
+            else:
+                self.last[:] = -1
+            mask = np.empty(int(widths.sum()), bool)
+            _ragged_take(self.mask, self.mask_off, keep, mask)
             self.mask[:len(mask)] = mask
             self.ad_off[1:k + 1] = np.cumsum(n_ads)
             self.mask_off[1:k + 1] = np.cumsum(widths)

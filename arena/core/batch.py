@@ -18,12 +18,12 @@ from ..errors import ArenaError, illegal
 from ..evidence import classifier_confidence
 from ..generation import UsedIds, create_proposal, generate_episode
 from ..referee import validate_config
-from ..rng import stream, stream_seed
+from ..rng import stream_seed
 from ..spec import CATEGORY_INDEX, CORE_COUNTRY_SET, LABELS, TARGETS, TASKS
 from ..texts import compose, copy_markers
 from . import kernels as K
 from .actions import CAMO_SIZE, N_FRAUD_ACTIONS, n_investigator_actions
-from .draws import draw_ads
+from .draws import draw_ads, mt_streams_values
 from .layout import (
     AF_CCONF_SAFE,
     AF_CCONF_UNSAFE,
@@ -215,11 +215,10 @@ class CoreBatch:
         mi[MI_RING_LINKS] = sum(len(ring.members) - 1 for ring in ep.rings)
         allowed = clean.get("allowed_categories", task.category_pool)
         mi[MI_ALLOWED] = sum(1 << CATEGORY_INDEX[c] for c in allowed)
-        draws = 2 * n_base + 2
+        draws = 2 * n_base + 2  # at most two per pending ad (the referee's organic edits), each round from 2
         self.edits[m] = 0.0
-        for r in range(2, max_rounds + 1):
-            rnd = stream(task_id, seed_v, f"edits/{r}").random
-            self.edits[m, r, :draws] = [rnd() for _ in range(draws)]
+        seeds = np.array([stream_seed(task_id, seed_v, f"edits/{r}") for r in range(2, max_rounds + 1)], np.uint64)
+        mt_streams_values(seeds, draws, self.edits[m, 2:max_rounds + 1])
         self.texts[m] = info
         self._pending_matches.discard(m)
 

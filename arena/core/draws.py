@@ -118,6 +118,70 @@ def mt_stream_values(seed, n, out) -> None:
         out[t] = (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
 
 
+@njit(cache=True)
+def mt_streams_values(seeds, n, out) -> None:
+    """out[i, :n] ← the first ``n`` values of ``random.Random(seeds[i]).random()``, for every seed.
+
+    Many seeds at once: ``init_by_array`` is one long serial chain per seed (about 1,250 dependent steps),
+    so the seeds' chains are advanced side by side (state as [word, seed], the inner loop over seeds), which
+    the compiler turns into vector instructions. Seeds below 2**32 (a one-word key) and streams longer
+    than a partial twist take the one-seed path."""
+    k_all = seeds.shape[0]
+    fast = np.zeros(k_all, np.bool_)
+    for i in range(k_all):
+        fast[i] = (seeds[i] >> np.uint64(32)) != np.uint64(0) and 2 * n <= _N - _M
+    idx = np.flatnonzero(fast)
+    for i in range(k_all):
+        if not fast[i]:
+            mt_stream_values(seeds[i], n, out[i])
+    k_n = idx.shape[0]
+    if k_n == 0:
+        return
+    mt = np.empty((_N, k_n), np.int64)
+    key = np.empty((2, k_n), np.int64)
+    for c in range(k_n):
+        seed = seeds[idx[c]]
+        key[0, c] = np.int64(seed & np.uint64(0xFFFFFFFF))
+        key[1, c] = np.int64(seed >> np.uint64(32))
+    for w in range(_N):
+        for c in range(k_n):
+            mt[w, c] = _BASE[w]
+    # init_by_array with a two-word key: the same index sequence as _init_by_array, for every chain
+    i = 1
+    j = 0
+    for _ in range(_N):
+        for c in range(k_n):
+            p = mt[i - 1, c]
+            mt[i, c] = ((mt[i, c] ^ (((p ^ (p >> 30)) * 1664525) & 0xFFFFFFFF)) + key[j, c] + j) & 0xFFFFFFFF
+        i += 1
+        j ^= 1
+        if i >= _N:
+            for c in range(k_n):
+                mt[0, c] = mt[_N - 1, c]
+            i = 1
+    for _ in range(_N - 1):
+        for c in range(k_n):
+            p = mt[i - 1, c]
+            mt[i, c] = ((mt[i, c] ^ (((p ^ (p >> 30)) * 1566083941) & 0xFFFFFFFF)) - i) & 0xFFFFFFFF
+        i += 1
+        if i >= _N:
+            for c in range(k_n):
+                mt[0, c] = mt[_N - 1, c]
+            i = 1
+    for c in range(k_n):
+        mt[0, c] = 0x80000000
+    for w in range(2 * n):  # the partial twist (see _twist_head)
+        for c in range(k_n):
+            y = (mt[w, c] & 0x80000000) | (mt[w + 1, c] & 0x7FFFFFFF)
+            mt[w, c] = mt[w + _M, c] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+    for c in range(k_n):
+        row = out[idx[c]]
+        for t in range(n):
+            a = _temper(mt[2 * t, c]) >> 5
+            b = _temper(mt[2 * t + 1, c]) >> 6
+            row[t] = (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
+
+
 # --- the evidence plan as arrays --------------------------------------------------------------------------------------
 # one row per draw step: kind (0 pick over buckets/classes then one more draw, 1 pick, 2 bool, 3 skip draws),
 # informative field index (-1 for noise), extra (skip count), cumulative-free probability rows per label
@@ -228,9 +292,10 @@ def draw_values(u, modes, shares_fingerprint, n_on_payment, vals) -> None:
 def draw_ads(ev_seeds, cls_seeds, modes, shares, n_pay, outc, cls_u, vals) -> None:
     """For each ad i: evidence outcomes into ``outc[i]``, the two classifier draws into ``cls_u[i]`` and the values
     of :func:`draw_values` into ``vals[i]`` (``n_pay[i]``: holders of its payment_id)."""
-    u = np.zeros(N_DRAWS)
-    for i in range(ev_seeds.shape[0]):
-        mt_stream_values(ev_seeds[i], N_DRAWS, u)
-        draw_outcomes(u, modes[i], shares[i], outc[i])
-        draw_values(u, modes[i], shares[i], n_pay[i], vals[i])
-        mt_stream_values(cls_seeds[i], 2, cls_u[i])
+    n_ads = ev_seeds.shape[0]
+    u = np.empty((n_ads, N_DRAWS))
+    mt_streams_values(ev_seeds, N_DRAWS, u)
+    mt_streams_values(cls_seeds, 2, cls_u)
+    for i in range(n_ads):
+        draw_outcomes(u[i], modes[i], shares[i], outc[i])
+        draw_values(u[i], modes[i], shares[i], n_pay[i], vals[i])

@@ -46,8 +46,9 @@ def test_batches_hold_complete_trajectories(runner: CoreRolloutRunner) -> None:
         # one closed trajectory per finished match in which this role's live seat decided
         assert batch.dones.sum() <= len(out.results)
         if role == "investigator":
-            assert batch.ads is not None and batch.n_ads is not None
-            assert batch.ads.shape[0] == batch.n_ads.sum()
+            assert batch.ads is not None and batch.n_ads is not None and batch.ad_rows is not None
+            assert batch.ad_rows.shape[0] == batch.n_ads.sum() and batch.ad_rows.max() == len(batch.ads) - 1
+            assert len(batch.ads) < batch.n_ads.sum()  # rows of unchanged ads are shared between decisions
             assert batch.masks.shape[0] == (1 + 10 * batch.n_ads).sum()
             tensors = batch.tensors(np.arange(len(batch)))
             assert tensors["action_mask"].gather(1, torch.from_numpy(batch.actions)[:, None]).all()
@@ -60,6 +61,24 @@ def test_batches_hold_complete_trajectories(runner: CoreRolloutRunner) -> None:
     sums = sorted(round(float(inv.rewards[s:e + 1].sum()), 4) for s, e in zip(starts, ends, strict=True))
     finals = sorted(round(r.rewards["investigator"], 4) for r in out.results)
     assert set(sums) <= set(finals) | {round(x + 1e-4, 4) for x in finals} | {round(x - 1e-4, 4) for x in finals}
+
+
+def test_the_learner_sees_what_the_policy_saw(runner: CoreRolloutRunner) -> None:
+    """Log-probabilities recomputed by the module from the packed batches (shared ad rows, flat masks) equal
+    the ones sampled in the rollout: the observations reach the learner unchanged."""
+    out = runner.run(120)
+    for role, batch in out.batches.items():
+        model = runner.models[(role, "live")]
+        idx = np.arange(len(batch))
+        t = batch.tensors(idx)
+        with torch.no_grad():
+            if role == "investigator":
+                logits, values = model(t["ads"], t["ad_mask"], t["glob"], t["action_mask"])
+            else:
+                logits, values = model(t["glob"], t["action_mask"])
+        logp = torch.log_softmax(logits, -1).gather(1, torch.from_numpy(batch.actions)[:, None]).squeeze(1)
+        assert torch.allclose(logp, torch.from_numpy(batch.logp), atol=1e-4), role
+        assert torch.allclose(values, torch.from_numpy(batch.values), atol=1e-4), role
 
 
 def test_bc_mode_runs_on_the_fallback_runner(runner: CoreRolloutRunner) -> None:

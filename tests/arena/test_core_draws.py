@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from fraudarena.arena.core.draws import N_DRAWS, draw_outcomes, mt_stream_values
+from fraudarena.arena.core.draws import N_DRAWS, draw_outcomes, mt_stream_values, mt_streams_values
 from fraudarena.arena.core.tables import FIELDS, N_FIELDS
 from fraudarena.arena.evidence import draw_fields, field_outcome
 from fraudarena.arena.rng import stream_seed
@@ -26,6 +26,19 @@ def test_stream_values_are_pythons_random() -> None:
             mt_stream_values(np.uint64(seed), n, out)
             ref = random.Random(seed)
             assert out[:n].tolist() == [ref.random() for _ in range(n)], (seed, n)
+
+
+def test_many_streams_at_once_are_pythons_random() -> None:
+    """The side-by-side seeding (one-word keys and long streams fall back to the one-seed path)."""
+    rng = random.Random(4)
+    seeds = [0, 1, 2**32 - 1, 2**32, 2**63, 2**64 - 1] + [rng.getrandbits(64) for _ in range(200)]
+    rng.shuffle(seeds)
+    for n in (1, 2, 27, 113, 114, 700):
+        out = np.zeros((len(seeds), n))
+        mt_streams_values(np.array(seeds, np.uint64), n, out)
+        for seed, row in zip(seeds, out, strict=True):
+            ref = random.Random(seed)
+            assert row.tolist() == [ref.random() for _ in range(n)], (seed, n)
 
 
 def test_outcomes_follow_draw_fields() -> None:
