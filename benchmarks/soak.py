@@ -11,6 +11,10 @@ Loopback only; stops by itself (the run is bounded by N and M; a match has ``--m
 
     python benchmarks/soak.py --matches 200 --minutes 10 [--concurrency 20] [--packed 1] [--json]
     python benchmarks/soak.py --matches 20 --minutes 1        # a quick look
+
+``--debug-memory`` turns on the replica's allocation tracing (``debug_memory``, a few % slower): the heap
+is baselined at the end of the warm-up and the report adds the Python heap's growth after it and the
+allocation sites that grew most (``GET /api/v1/debug/memory``), to tell our objects from Ray's own memory.
 """
 
 from __future__ import annotations
@@ -128,8 +132,15 @@ def _pct(xs: list[float], q: float) -> float | None:
     return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 1)
 
 
+def _debug_memory(http: str, baseline: bool) -> dict[str, Any] | None:
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        r = httpx.get(f"{http}/api/v1/debug/memory", params={"baseline": baseline, "top": 8}, timeout=120)
+        return r.json() if r.status_code == 200 else None
+    return None
+
+
 async def run_load(server: Server, n: int, minutes: float, concurrency: int, match_timeout_s: float,
-                   sid: int) -> dict[str, Any]:
+                   sid: int, heap_baseline_min: int | None = None) -> dict[str, Any]:
     soak = Soak(server.ws, match_timeout_s)
     interval = minutes * 60 / n
     per_minute: list[dict[str, Any]] = []
@@ -142,6 +153,8 @@ async def run_load(server: Server, n: int, minutes: float, concurrency: int, mat
         if now >= minute_end:
             per_minute.append({"minute": len(per_minute) + 1, "t_s": round(now, 1), **memory(sid),
                                "live_matches": await asyncio.to_thread(_live, server.http)})
+            if heap_baseline_min is not None and len(per_minute) == heap_baseline_min:
+                await asyncio.to_thread(_debug_memory, server.http, True)
             minute_end += 60.0
         if started < n and now >= started * interval:
             if soak.in_flight < concurrency:
@@ -173,7 +186,13 @@ async def run_load(server: Server, n: int, minutes: float, concurrency: int, mat
     for _, k in soak.errors:
         kinds[k] = kinds.get(k, 0) + 1
     all_lat = [x for _, x in soak.steps]
-    return {"per_minute": per_minute, "completed": len(soak.done), "errors": len(soak.errors), "error_kinds": kinds,
+    heap = None
+    if heap_baseline_min is not None and (after := await asyncio.to_thread(_debug_memory, server.http, False)):
+        heap = {"traced_kib": after["traced_kib"], "growth_after_warmup_kib": after.get("growth_kib"),
+                "top_sites": [{"kib": x["kib"], "blocks": x["blocks"], "at": x["traceback"][-3:]}
+                              for x in after.get("sites", [])]}
+    return {"per_minute": per_minute, "python_heap": heap, "completed": len(soak.done), "errors": len(soak.errors),
+            "error_kinds": kinds,
             "skipped_for_concurrency": skipped, "p50_ms": _pct(all_lat, 0.5), "p99_ms": _pct(all_lat, 0.99),
             "steps": len(all_lat), "wall_s": round(end_t, 1), "match_ids": soak.match_ids,
             "error_samples": soak.error_samples[:10]}
@@ -197,12 +216,12 @@ def archived(http: str, match_ids: list[str]) -> int:
 
 
 def run(n: int, minutes: float, concurrency: int, packed: int, match_timeout_s: float, warmup_min: int,
-        proxy: str) -> dict[str, Any]:
+        proxy: str, debug_memory: bool = False) -> dict[str, Any]:
     # A journal directory of its own: next to a /tmp archive the default (<archive dir>/journal/<instance>) is
     # shared by every benchmark server on the machine, whose leftover journals a starting directory rebuilds.
     journal_dir = tempfile.mkdtemp(prefix="soak-journal-")
     args = dict(SOAK_ARGS, matches_per_actor=packed, pool_size=4 if packed == 1 else 2, journal_dir=journal_dir,
-                instance=f"soak{os.getpid()}")
+                instance=f"soak{os.getpid()}", debug_memory=debug_memory)
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, journal_dir, True)
         return _run(args, n, minutes, concurrency, match_timeout_s, warmup_min, proxy, packed)
@@ -214,7 +233,8 @@ def _run(args: dict[str, Any], n: int, minutes: float, concurrency: int, match_t
         assert server.proc is not None
         sid = server.proc.pid  # start_new_session: the server's whole process tree has this session id
         before = memory(sid)
-        res = asyncio.run(run_load(server, n, minutes, concurrency, match_timeout_s, sid))
+        res = asyncio.run(run_load(server, n, minutes, concurrency, match_timeout_s, sid,
+                                   max(1, warmup_min) if args.get("debug_memory") else None))
         deadline = time.monotonic() + SOAK_ARGS["done_linger_s"] + 60
         while (_live(server.http) or 0) > 0 and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -247,6 +267,11 @@ def print_table(res: dict[str, Any]) -> None:
           f"{res['skipped_for_concurrency']}; p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms over {res['steps']} steps")
     print(f"archived as done: {res['archived_done']} of {res['completed']}; live matches after: {res['live_after']}; "
           f"memory growth after warm-up (MiB): {res.get('growth_after_warmup_mib')}; load average {res['load_avg']}")
+    if heap := res.get("python_heap"):
+        print(f"replica Python heap: {heap['traced_kib']} KiB traced, {heap['growth_after_warmup_kib']} KiB grown "
+              "after warm-up; sites that grew most:")
+        for site in heap["top_sites"]:
+            print(f"  {site['kib']:>9} KiB {site['blocks']:>6} blocks  {' <- '.join(reversed(site['at']))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,9 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--match-timeout-s", type=float, default=180.0)
     parser.add_argument("--warmup-min", type=int, default=2, help="minutes excluded from the memory growth")
     parser.add_argument("--proxy", default="haproxy", choices=("haproxy", "default"))
+    parser.add_argument("--debug-memory", action="store_true",
+                        help="trace the replica's Python allocations and report where its heap grew")
     parser.add_argument("--json", action="store_true")
     ns = parser.parse_args(argv)
-    res = run(ns.matches, ns.minutes, ns.concurrency, ns.packed, ns.match_timeout_s, ns.warmup_min, ns.proxy)
+    res = run(ns.matches, ns.minutes, ns.concurrency, ns.packed, ns.match_timeout_s, ns.warmup_min, ns.proxy,
+              ns.debug_memory)
     if ns.json:
         print(json.dumps(res, indent=1))
     else:

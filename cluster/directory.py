@@ -6,6 +6,12 @@ counted in one place), places it on a packed actor with room or on an idle poole
 public change (no fan-out call per request), and recycles actors whose matches have all ended. Match
 actors are owned by the directory, so killing it releases them all.
 
+A recycled actor goes back to the pool even when the pool already holds ``pool_size`` idle actors; the
+extras are stopped only after ``pool_idle_s`` unused. Before, an ended match's actor was killed whenever
+the pool was full while every new match started a fresh actor to refill it, so under steady load each
+match meant a new actor, and each new actor a replica calls leaves state in Ray's core worker that Ray
+never frees (about 15 KB per actor; ray-project/ray#9342): the replica grew with every match.
+
 Faults (docs/operations.md#faults-and-recovery): every busy actor is watched by one pending ``watch``
 call; when the actor dies (or a replica's call finds it dead and asks ``recover``), each of its matches
 is rebuilt from its journal on another actor and the route is switched, so the seats play on with their
@@ -47,6 +53,7 @@ class _ActorSlot:
     key: str
     handle: Any
     matches: set[str] = field(default_factory=set)
+    idle_since: float = 0.0  # monotonic time it last went back to the pool
 
 
 @ray.remote(num_cpus=0)
@@ -69,6 +76,7 @@ class DirectoryActor:
         self._starting = 0
         self._counter = itertools.count(1)
         self._refill: asyncio.Task | None = None
+        self._trim: asyncio.Task | None = None
         self._self_handle = None
 
     def fingerprint(self) -> str:
@@ -230,14 +238,26 @@ class DirectoryActor:
         watch = self._watches.pop(slot.key, None)
         if watch is not None:
             watch.cancel()
-        if len(self.pool) < self.settings.pool_size:
-            try:
-                await slot.handle.recycle.remote()
-            except Exception:  # a dead actor is simply not pooled again
-                return
-            self.pool.append(slot)
-        else:
-            ray.kill(slot.handle)
+        try:
+            await slot.handle.recycle.remote()
+        except Exception:  # a dead actor is simply not pooled again
+            return
+        slot.idle_since = time.monotonic()
+        self.pool.append(slot)  # ``_place`` takes from the end: the longest idle are at the front
+        if len(self.pool) > self.settings.pool_size and (self._trim is None or self._trim.done()):
+            self._trim = asyncio.get_running_loop().create_task(self._trim_loop())
+
+    async def _trim_loop(self) -> None:
+        """Stop the pool's actors beyond ``pool_size`` once they have been idle ``pool_idle_s``, longest idle first."""
+        idle_s = self.settings.pool_idle_s
+        while len(self.pool) > self.settings.pool_size:
+            wait = self.pool[0].idle_since + idle_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            slot = self.pool.pop(0)
+            with contextlib.suppress(Exception):
+                ray.kill(slot.handle)
 
     async def list_live(self) -> list[dict[str, Any]]:
         self._boot()
@@ -263,7 +283,7 @@ class DirectoryActor:
         Finished matches are already archived; unfinished ones keep their journals and are live again
         when the arena next starts (docs/operations.md#faults-and-recovery).
         """
-        for task in [*self._watches.values(), *self._recovering.values()]:
+        for task in [*self._watches.values(), *self._recovering.values(), *([self._trim] if self._trim else [])]:
             task.cancel()
         self._watches.clear()
         for slot in [*self.actors.values(), *self.pool]:

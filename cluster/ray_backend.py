@@ -26,7 +26,8 @@ from fraudarena.served.live_match import LOST, lost_event
 from fraudarena.served.settings import ArenaSettings
 from fraudarena.served.views import archived_events
 
-HANDLE_CACHE = 20_000
+HANDLE_CACHE = 20_000  # a bound only: links of matches this replica no longer serves are dropped (``_forget``)
+_GONE = frozenset({ErrorCode.UNKNOWN_MATCH.value, ErrorCode.NO_MATCH.value})  # answers of a match that is not live
 RECOVER_WAIT_S = 30.0  # how long a request waits for a restarting directory (docs/operations.md#faults-and-recovery)
 
 
@@ -102,13 +103,22 @@ class RayBackend:
             self._handles.popitem(last=False)
         return link
 
+    def _forget(self, match_id: str) -> None:
+        """Drop the match's cached link: the replica holds a link (and its actor's handle, ~16 KB) only while it
+        serves the match; a later request for it looks the actor up again."""
+        self._handles.pop(match_id, None)
+
     async def _call(self, match_id: str, op: str, *args, missing: ErrorCode = ErrorCode.UNKNOWN_MATCH):
         """``op`` on the match's actor, coalesced with the replica's other requests bound for that actor."""
         link = await self._actor(match_id, missing)
         try:
             return _unwrap(await self.mux.call(link, [op, match_id, *args]))
+        except ProtocolError as exc:
+            if exc.code in _GONE:  # no longer live there: keep no handle for it
+                self._forget(match_id)
+            raise
         except RayActorError:
-            self._handles.pop(match_id, None)
+            self._forget(match_id)
         # The actor died: the directory rebuilds the match from its journal (docs/operations.md#faults-and-recovery)
         # and the request goes to the new actor once. A step without seq cannot be resent safely.
         link = await self._recovered(match_id, link)
@@ -120,7 +130,7 @@ class RayBackend:
         try:
             return _unwrap(await self.mux.call(link, [op, match_id, *args]))
         except RayActorError:
-            self._handles.pop(match_id, None)
+            self._forget(match_id)
             raise ProtocolError(ErrorCode.MATCH_RESTARTED, "the match's actor failed again; resend") from None
 
     async def _recovered(self, match_id: str, dead: ActorLink) -> ActorLink | None:
@@ -154,6 +164,10 @@ class RayBackend:
     async def leave(self, match_id, role, conn):
         with contextlib.suppress(ProtocolError):
             await self._call(match_id, "leave", role, conn)
+        # A seat leaves when its match is over or its socket closes. Before, the link stayed cached (up to
+        # HANDLE_CACHE matches), and with an actor per match each kept its handle: the replica grew ~16 KB per
+        # match in a soak. Another seat of the match on this replica looks the actor up again (one call).
+        self._forget(match_id)
 
     async def step(self, match_id, role, conn, action, seq):
         return await self._call(match_id, "step", role, conn, action, seq, missing=ErrorCode.NO_MATCH)

@@ -71,6 +71,8 @@ class ArenaSettings(BaseModel):
                                      "the history actor before answering degraded / 503 unavailable.")
     # Cluster sizing.
     pool_size: int = Field(4, ge=0, description="Idle pre-started match actors kept ready.")
+    pool_idle_s: float = Field(60.0, ge=0, description="How long an idle match actor beyond pool_size is kept for "
+                               "reuse before it is stopped (docs/operations.md#memory).")
     matches_per_actor: int = Field(1, ge=1, le=10_000)
     actor_max_concurrency: int = Field(1000, ge=8, description="Concurrent calls per (async) match actor.")
     match_actor_resources: dict[str, float] = Field(default_factory=dict, description="Custom Ray resources each "
@@ -84,6 +86,9 @@ class ArenaSettings(BaseModel):
                               "call (those that queued while the previous call was in flight); 1 turns coalescing off.")
     debug_calls: bool = Field(False, description="Serve GET /api/v1/debug/calls: this replica's calls to its match "
                               "hosts by kind (benchmarks/bench_serve.py).")
+    debug_memory: bool = Field(False, description="Trace this replica's Python allocations (tracemalloc, a few "
+                               "% slower) and serve GET /api/v1/debug/memory: growth by allocation site since a "
+                               "baseline (benchmarks/soak.py).")
     public_url: str = Field("", description="Base ws:// URL advertised in POST /matches answers.")
     # Learned house bots: "policy:<name>" plays the checkpoint directory mapped to <name> here.
     policies: dict[str, str] = Field(default_factory=dict,

@@ -56,6 +56,32 @@ def test_recycled_actor_carries_nothing_over(ray_cluster, instance):
     assert ray.get(history.summary.remote(first["match_id"]))["status"] == "abandoned"
 
 
+def test_ended_matches_actors_are_reused_then_trimmed_to_the_pool_size(ray_cluster, instance):
+    """Actors of ended matches go back to the pool even beyond ``pool_size`` and serve the next matches (no
+    new actor per match: each new actor a replica calls costs it memory Ray never frees); the extras are
+    stopped after ``pool_idle_s``."""
+    ray = ray_cluster
+    s = instance(pool_size=1, matches_per_actor=1, pool_idle_s=4.0)
+    directory = naming.directory_handle(s)
+    assert ray.get(directory.ensure_pool.remote()) == 1
+
+    def play_and_delete(seeds) -> set[str]:
+        made = [_create(ray, directory, seed=x) for x in seeds]
+        keys = {ray.get(m["actor"].debug_info.remote())["key"] for m in made}
+        for m in made:
+            ray.get(m["actor"].handle_batch.remote([["delete", m["match_id"], m["admin_token"]]]))
+        until(lambda: keys <= set(ray.get(directory.stats.remote())["pool_keys"]), what="actors back in pool")
+        return keys
+
+    first = play_and_delete([1, 2, 3])
+    assert len(first) == 3
+    second = play_and_delete([4, 5, 6])
+    assert second <= first | set(ray.get(directory.stats.remote())["pool_keys"])
+    assert len(second & first) >= 2  # the pooled actors came back and were used again
+    until(lambda: len(ray.get(directory.stats.remote())["pool_keys"]) == 1, timeout=30,
+          what="idle extras stopped after pool_idle_s")
+
+
 def test_packed_actors_hold_k_matches(ray_cluster, instance):
     ray = ray_cluster
     s = instance(pool_size=1, matches_per_actor=3)

@@ -41,3 +41,38 @@ def test_matches_on_one_actor_share_one_link(ray_cluster, tmp_path):
         naming.kill_instance(settings)
     assert distinct == 3
     assert links[0] is links[1] is links[2]
+
+
+def test_a_replica_keeps_no_link_to_a_match_it_no_longer_serves(ray_cluster, tmp_path):
+    """A leave, or an answer that the match is not live, drops the match's link (and with it the actor's
+    handle when no other match uses it): a replica's memory does not grow with the matches it has served."""
+    from fraudarena.cluster.ray_backend import RayBackend
+    from fraudarena.served.errors import ProtocolError
+
+    settings = ArenaSettings(instance="t-backend-forget", archive_path=str(tmp_path / "a.sqlite3"), pool_size=1,
+                             done_linger_s=0)
+
+    async def scenario() -> tuple[bool, bool, bool, str]:
+        backend = RayBackend(settings)
+        await backend.start()
+        a = await backend.create("fraudster", "c-a", {"task_id": "task_1", "seed": 80}, {})
+        b = await backend.create("fraudster", "c-b", {"task_id": "task_1", "seed": 81}, {})
+        cached = a["match_id"] in backend._handles and b["match_id"] in backend._handles
+        await backend.leave(a["match_id"], "fraudster", "c-a")
+        left = a["match_id"] not in backend._handles
+        await backend.delete(b["match_id"], b["admin_token"])
+        stale = (await backend._actor(a["match_id"])).handle  # match a's actor: a stale route for b
+        backend._remember(b["match_id"], stale)
+        try:
+            await backend.step(b["match_id"], "fraudster", "c-b", {"action_type": "end_turn"}, None)
+            code = "none"
+        except ProtocolError as exc:
+            code = exc.code
+        return cached, left, b["match_id"] not in backend._handles, code
+
+    try:
+        cached, left, forgotten, code = asyncio.run(scenario())
+    finally:
+        naming.kill_instance(settings)
+    assert cached and left
+    assert code in ("no_match", "unknown_match") and forgotten
