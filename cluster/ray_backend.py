@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import secrets
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 import ray
@@ -61,6 +61,7 @@ class RayBackend:
         self.matchmaker = None  # looked up on the first ``queue`` (docs/protocol.md#matchmaking-queue)
         self._handles: OrderedDict[str, ActorLink] = OrderedDict()  # match id -> its actor's link
         self._links: weakref.WeakValueDictionary[Any, ActorLink] = weakref.WeakValueDictionary()  # by actor id
+        self._seats: Counter[str] = Counter()  # match id -> seats this replica's sockets hold in it
         self.mux = EventMux(settings.long_poll_s, f"r-{secrets.token_hex(6)}", settings.coalesce_max)
 
     async def start(self) -> None:
@@ -156,18 +157,25 @@ class RayBackend:
     async def create(self, role, conn, params, house_bots):
         out = _unwrap(await self.directory.create_match.remote(role, conn, params, house_bots))
         self._remember(out["match_id"], out.pop("actor"))
+        if role is not None:
+            self._seats[out["match_id"]] += 1
         return out
 
     async def join(self, match_id, role, conn, token, takeover):
-        return await self._call(match_id, "join", role, conn, token, takeover)
+        out = await self._call(match_id, "join", role, conn, token, takeover)
+        self._seats[match_id] += 1
+        return out
 
     async def leave(self, match_id, role, conn):
         with contextlib.suppress(ProtocolError):
             await self._call(match_id, "leave", role, conn)
-        # A seat leaves when its match is over or its socket closes. Before, the link stayed cached (up to
-        # HANDLE_CACHE matches), and with an actor per match each kept its handle: the replica grew ~16 KB per
-        # match in a soak. Another seat of the match on this replica looks the actor up again (one call).
-        self._forget(match_id)
+        # A seat leaves when its match is over or its socket closes. Once no seat of the match is held here,
+        # its link goes: before, links stayed cached (up to HANDLE_CACHE matches), and with an actor per match
+        # each kept its actor's handle, so the replica grew ~16 KB per match in a soak.
+        self._seats[match_id] -= 1
+        if self._seats[match_id] <= 0:
+            del self._seats[match_id]
+            self._forget(match_id)
 
     async def step(self, match_id, role, conn, action, seq):
         return await self._call(match_id, "step", role, conn, action, seq, missing=ErrorCode.NO_MATCH)

@@ -44,8 +44,9 @@ def test_matches_on_one_actor_share_one_link(ray_cluster, tmp_path):
 
 
 def test_a_replica_keeps_no_link_to_a_match_it_no_longer_serves(ray_cluster, tmp_path):
-    """A leave, or an answer that the match is not live, drops the match's link (and with it the actor's
-    handle when no other match uses it): a replica's memory does not grow with the matches it has served."""
+    """The last leave of the replica's seats in a match, or an answer that the match is not live, drops the
+    match's link (and with it the actor's handle when no other match uses it): a replica's memory does not
+    grow with the matches it has served."""
     from fraudarena.cluster.ray_backend import RayBackend
     from fraudarena.served.errors import ProtocolError
 
@@ -58,7 +59,10 @@ def test_a_replica_keeps_no_link_to_a_match_it_no_longer_serves(ray_cluster, tmp
         a = await backend.create("fraudster", "c-a", {"task_id": "task_1", "seed": 80}, {})
         b = await backend.create("fraudster", "c-b", {"task_id": "task_1", "seed": 81}, {})
         cached = a["match_id"] in backend._handles and b["match_id"] in backend._handles
+        await backend.join(a["match_id"], "investigator", "c-a2", a["seat_tokens"]["investigator"], False)
         await backend.leave(a["match_id"], "fraudster", "c-a")
+        cached = cached and a["match_id"] in backend._handles  # another seat of it is still held here
+        await backend.leave(a["match_id"], "investigator", "c-a2")
         left = a["match_id"] not in backend._handles
         await backend.delete(b["match_id"], b["admin_token"])
         stale = (await backend._actor(a["match_id"])).handle  # match a's actor: a stale route for b
