@@ -20,6 +20,7 @@ import ray
 
 from fraudarena.agents.rl import make_runner
 from fraudarena.agents.rl.config import TrainConfig
+from fraudarena.agents.rl.league import LEARNING
 from fraudarena.agents.rl.runner import RolloutResult
 from fraudarena.agents.rl.trainer import apply_league
 
@@ -101,9 +102,10 @@ class RayCollector:
 
     def collect(self, weights: dict, mode: str, n_steps: int, iteration: int,
                 league: dict[str, Any] | None = None) -> list[RolloutResult]:
-        """One iteration on every worker: the live weights put once per call, each snapshot once in its life."""
-        live = {"live": weights["live"]} if "live" in weights else {}
-        snaps = {pid: w for pid, w in weights.items() if pid != "live"}
+        """One iteration on every worker: the learning weights (live, main exploiters) put once per call, each
+        snapshot once in its life."""
+        live = {pid: weights[pid] for pid in LEARNING if pid in weights}
+        snaps = {pid: w for pid, w in weights.items() if pid not in LEARNING}
         for pid in list(self.snapshot_refs):
             if pid not in snaps:  # dropped from the league: let the object store free it
                 del self.snapshot_refs[pid]

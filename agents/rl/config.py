@@ -94,6 +94,19 @@ class TrainConfig:
     """With ``snapshot_rule="win"``: the live policy's win rate against its pool that freezes a snapshot."""
     snapshot_max_gap: int = 20
     """With ``snapshot_rule="win"``: freeze anyway after this many PPO iterations without a snapshot."""
+    main_exploiters: bool = False
+    """AlphaStar's main exploiters (docs/training.md "League"; the core engine only): per learned role a second
+    learning policy that plays only the other role's live policy, in ``exploiter_share`` of the PPO matches,
+    and is frozen into the pool when it beats it."""
+    exploiter_share: float = 0.2
+    """With ``main_exploiters``: share of the PPO matches that seat a main exploiter (role drawn uniformly)
+    against the live policy; the live seat learns from them too."""
+    exploiter_win_threshold: float = 0.6
+    """With ``main_exploiters``: the exploiter's recent mean score against the live policy (Investigator: its
+    win score; Fraudster: 1 − the Investigator's) that freezes it into the pool, after at least
+    ``snapshot_every`` iterations; then it restarts from its role's live policy."""
+    exploiter_max_gap: int = 30
+    """With ``main_exploiters``: freeze and restart the exploiter anyway after this many PPO iterations."""
     frozen_roles: tuple[str, ...] = ()
     """Learned roles whose weights are never updated (``fraudarena exploit``: the target policy sits in the
     league as "live" but only the best response learns)."""

@@ -9,7 +9,9 @@ into growing column chunks (no per-decision objects) and packed into ``RoleBatch
 
 Seats follow ``SelfPlayRunner``'s PPO rules: one focus role plays the live policy; the other learned role
 is the live policy, a frozen snapshot or the house bot of that role (``opponent_weights``), the house bots
-acting on the core's arrays (``core_bots.py``); the Auditor is the HeuristicAuditor, whose flags are the
+acting on the core's arrays (``core_bots.py``); with main exploiters (``exploiter_share`` > 0, set by the
+league each iteration) that share of the matches seats one role's main exploiter against the other's live
+policy, both learning (their decisions go to separate stores); the Auditor is the HeuristicAuditor, whose flags are the
 text checks evaluated at match end (``rewards.py``). Behaviour cloning and evaluation, which need the
 house bots' full observations, run on ``SelfPlayRunner`` (``set_mode("bc")`` delegates to it).
 
@@ -57,7 +59,7 @@ from fraudarena.arena.rng import bot_seed
 from ..bots.textkit import fresh_plain_texts
 from .features import CoreFeatures
 from .inference import investigator_logits, sample_actions
-from .league import draw_opponent
+from .league import EXPLOITER, LEARNING, draw_opponent
 from .rewards import (
     KIND_END,
     KIND_INVESTIGATE,
@@ -111,6 +113,7 @@ class CoreRolloutRunner:
         self.snapshots: dict[str, list[str]] = {r: [] for r in LEARNABLE}
         # per seat role, the league's (choice, probability) list under PFSP/Elo sampling (agents/rl/league.py)
         self.opponent_table: dict[str, list[tuple[str, float]]] = {}
+        self.exploiter_share = 0.0  # share of matches seating a main exploiter (League, TrainConfig.main_exploiters)
         self.mode = "ppo"
         # behaviour cloning and evaluation run on SelfPlayRunner, built (and given the weights) on first use
         self._fallback_args = (n_matches, task_ids, seed, learn_roles, opponent_weights, hidden, shaped_credit,
@@ -138,7 +141,7 @@ class CoreRolloutRunner:
 
     # ---------------------------------------------------------------------------------------------
     def set_weights(self, weights: dict[str, dict[str, dict[str, torch.Tensor]]]) -> None:
-        """``weights[policy_id][role]`` = state dict; policy ids "live", "snap:<k>"."""
+        """``weights[policy_id][role]`` = state dict; policy ids "live", "exploiter", pool ids (``snap:…``)."""
         self._weights = weights
         for pid, per_role in weights.items():
             for role, sd in per_role.items():
@@ -150,7 +153,7 @@ class CoreRolloutRunner:
                 if pid not in self.policy_ids:
                     self.policy_ids.append(pid)
         for role in LEARNABLE:
-            self.snapshots[role] = sorted(pid for (r, pid) in self.models if r == role and pid != "live")
+            self.snapshots[role] = sorted(pid for (r, pid) in self.models if r == role and pid not in LEARNING)
 
     def set_mode(self, mode: str) -> None:
         """"ppo" runs on the core; "bc" and "eval" run on the fallback ``SelfPlayRunner``."""
@@ -168,9 +171,11 @@ class CoreRolloutRunner:
             self._fallback = SelfPlayRunner(*self._fallback_args)
         return self._fallback
 
-    def _new_stores(self) -> dict[str, DecisionStore]:
-        return {"investigator": DecisionStore("investigator", INV_GLOBAL_FEATURES, AD_FEATURES),
-                "fraudster": DecisionStore("fraudster", FRAUD_GLOBAL_FEATURES, mask_width=N_FRAUD_ACTIONS)}
+    def _new_stores(self) -> dict[tuple[str, str], DecisionStore]:
+        """One decision store per (role, learning policy id)."""
+        return {(role, pid): (DecisionStore(role, INV_GLOBAL_FEATURES, AD_FEATURES) if role == "investigator"
+                              else DecisionStore(role, FRAUD_GLOBAL_FEATURES, mask_width=N_FRAUD_ACTIONS))
+                for role in LEARNABLE for pid in LEARNING}
 
     # ---------------------------------------------------------------------------------------------
     def run(self, n_steps: int | None = None) -> RolloutResult:
@@ -217,6 +222,7 @@ class CoreRolloutRunner:
         self.seat[m] = BOT
         self.learn[m] = False
         focus = self.rng.choice(self.learn_roles)
+        exploiter = self._exploiter_role()
         bot_kinds: dict[str, str | None] = {"investigator": None, "fraudster": None}
         for role in LEARNABLE:
             col = 0 if role == "fraudster" else 1
@@ -224,12 +230,15 @@ class CoreRolloutRunner:
                 bot_kinds[role] = kind = house_bot_kind(self.rng, self.house_bots, role)
                 names[role] = f"bot:{kind}"
                 continue
-            choice = "live" if role == focus else self._weighted_choice(role)
-            if choice == "live":
-                self.seat[m, col] = 0
+            if exploiter is not None:
+                choice = EXPLOITER if role == exploiter else "live"
+            else:
+                choice = "live" if role == focus else self._weighted_choice(role)
+            if choice in LEARNING:
+                self.seat[m, col] = self.policy_ids.index(choice)
                 self.learn[m, col] = True
-                names[role] = "live"
-            elif choice == "snapshot" or choice.startswith("snap:"):
+                names[role] = choice
+            elif choice == "snapshot" or choice.startswith(("snap:", "exp:")):
                 pid = self.rng.choice(self.snapshots[role]) if choice == "snapshot" else choice
                 self.seat[m, col] = self.policy_ids.index(pid)
                 names[role] = pid
@@ -247,6 +256,15 @@ class CoreRolloutRunner:
             self.bots.on_reset(m, None, None, {})
         self.seat_names[m] = names
         self.active[m] = True
+
+    def _exploiter_role(self) -> str | None:
+        """The role whose main exploiter takes this match's seat (against the live policy), or None."""
+        if self.exploiter_share <= 0 or len(self.learn_roles) < 2:
+            return None
+        ready = [r for r in self.learn_roles if (r, EXPLOITER) in self.models]
+        if not ready or self.rng.random() >= self.exploiter_share:
+            return None
+        return self.rng.choice(ready)
 
     def _weighted_choice(self, role: str) -> str:
         if self.opponent_table.get(role):
@@ -327,18 +345,20 @@ class CoreRolloutRunner:
         col = 0 if role == "fraudster" else 1
         learn = self.learn[ms, col]
         if learn.any():
-            self._record(role, ms[learn], a[learn], logps.numpy()[learn], values.numpy()[learn])
+            self._record(self.stores[(role, pid)], ms[learn], a[learn], logps.numpy()[learn], values.numpy()[learn])
         return a
 
-    def _record(self, role: str, ms: np.ndarray, a: np.ndarray, logp: np.ndarray, value: np.ndarray) -> None:
+    def _record(self, store: DecisionStore, ms: np.ndarray, a: np.ndarray, logp: np.ndarray, value: np.ndarray
+                ) -> None:
         f, b = self.features, self.batch
+        role = store.role
         uid = self.uid[ms]
         zeros = np.zeros(len(ms), np.int64)
         inv_mask, fraud_mask = b.inv_mask, b.fraud_mask
         if role == "fraudster":
             kind = (a >= FRAUD_PROPOSE0).astype(np.int64)
             key = b.mi[ms, MI_NPROPS]  # the slot a proposal takes
-            self.stores[role].append(ms, f.fglob, fraud_mask, action=a, logp=logp, value=value, uid=uid, kind=kind,
+            store.append(ms, f.fglob, fraud_mask, action=a, logp=logp, value=value, uid=uid, kind=kind,
                                      key=key, slot=zeros, slot2=zeros, target=zeros, link_k=zeros)
             return
         n_ads = b.mi[ms, MI_NQUEUE]
@@ -349,7 +369,7 @@ class CoreRolloutRunner:
         slot = b.queue[ms, np.minimum(q, b.queue.shape[1] - 1)]
         partner = f.partners[ms, np.minimum(q, f.partners.shape[1] - 1)]
         link_k = b.mi[ms, MI_NLINKS]  # the index this link takes
-        self.stores[role].append(ms, f.glob, inv_mask, n_ads=n_ads, ads_src=f.ads, slots_src=b.queue, action=a,
+        store.append(ms, f.glob, inv_mask, n_ads=n_ads, ads_src=f.ads, slots_src=b.queue, action=a,
                                  logp=logp, value=value, uid=uid, kind=kind, slot=slot, slot2=partner, target=k,
                                  link_k=link_k, key=zeros)
 
@@ -411,14 +431,15 @@ class CoreRolloutRunner:
                                  "seed": info.seed})
 
     def _pack(self) -> dict[str, RoleBatch]:
-        """Complete trajectories of finished matches → RoleBatch per role, rewards and dones set."""
+        """Complete trajectories of finished matches → RoleBatch per role (the live policy's, key ``role``;
+        a main exploiter's, key ``"exploiter/<role>"``), rewards and dones set."""
         out: dict[str, RoleBatch] = {}
         finished = set(self._finished)
-        for role in LEARNABLE:
-            batch, starts, uids = self.stores[role].pack(finished)
+        for (role, pid), store in self.stores.items():
+            batch, starts, uids = store.pack(finished)
             if batch is None:
                 continue
-            cols = self.stores[role].last_cols
+            cols = store.last_cols
             ends = np.r_[starts[1:], len(batch)]
             for s0, s1, u in zip(starts.tolist(), ends.tolist(), uids.tolist(), strict=True):
                 item = self._finished[int(u)]
@@ -434,7 +455,7 @@ class CoreRolloutRunner:
                     r = fraudster_credit(snap, 0, cols["kind"][s0:s1], cols["key"][s0:s1], item["plaus"], final)
                 batch.rewards[s0:s1] = r
                 batch.dones[s1 - 1] = True
-            out[role] = batch
+            out[role if pid == "live" else f"{pid}/{role}"] = batch
         self._finished = {}
         return out
 

@@ -13,6 +13,13 @@ When a role's live policy is frozen and how a match's non-focus learned seat is 
   ∝ max(floor, (1 − w) ** p), w the live policy's recent score against it (:meth:`League.record`);
   ``"elo"``: the same with w the score the Elo ratings expect. :meth:`League.opponent_table` builds that
   table; :func:`draw_opponent` draws from it inside the runners.
+
+Main exploiters (``TrainConfig.main_exploiters``, AlphaStar style): per learned role a second learning policy,
+id :data:`EXPLOITER`, that plays only against the other role's live policy (a share ``exploiter_share`` of the
+matches). When it beats the live policy (recent score ≥ ``exploiter_win_threshold``) or has trained
+``exploiter_max_gap`` iterations, it is frozen into the pool as ``"exp:<role>:<iter>"``, where the live
+policies then meet it like any snapshot, and it restarts from its role's live policy
+(:meth:`League.exploiter_should_freeze`, ``Trainer``).
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ from typing import Any
 import torch
 
 from fraudarena.agents.rl.ratings import Elo
+
+EXPLOITER = "exploiter"
+"""Policy id of the main exploiters (``weights[EXPLOITER][role]``): learning, like ``"live"``."""
+LEARNING = ("live", EXPLOITER)
+"""Policy ids whose weights change every iteration (sent to the runners every time; never a pool entry)."""
 
 BOT = "house"
 """The house bots as one opponent: every ``bot:<kind>`` seat of match results (``TrainConfig.house_bots``) counts
@@ -54,6 +66,11 @@ def _rating(elo: Elo, role: str, opponent: str) -> float:
     return sum(bots) / len(bots) if bots else elo.initial
 
 
+def snapshot_iteration(pid: str) -> int:
+    """The PPO iteration a pool entry (``"snap:<role>:<iter>"`` or ``"exp:<role>:<iter>"``) was frozen at."""
+    return int(pid.rsplit(":", 1)[1])
+
+
 class League:
     """Snapshot pool per role (state dicts kept in memory, persisted in checkpoints)."""
 
@@ -65,20 +82,23 @@ class League:
         self.scores: dict[str, dict[str, deque[float]]] = {r: {} for r in self.roles}
         """Per live role, per opponent seat name: the live policy's recent match scores in [0, 1]."""
         self.last_frozen: dict[str, int] = {r: 0 for r in self.roles}
+        self.exploiter_since: dict[str, int] = {r: 0 for r in self.roles}
+        """Per role, the iteration its main exploiter (re)started from the live policy."""
 
-    def add(self, role: str, state_dict: dict[str, torch.Tensor], iteration: int) -> str:
-        """Freeze ``state_dict`` as a snapshot of ``role``; returns its id."""
-        pid = f"snap:{role}:{iteration}"
+    def add(self, role: str, state_dict: dict[str, torch.Tensor], iteration: int, exploiter: bool = False) -> str:
+        """Freeze ``state_dict`` as a pool entry of ``role`` (the live policy's snapshot, or with ``exploiter``
+        the main exploiter's); returns its id. The oldest entries beyond ``max_snapshots`` are dropped."""
+        pid = f"{'exp' if exploiter else 'snap'}:{role}:{iteration}"
         self.snapshots[role][pid] = {k: v.detach().clone() for k, v in state_dict.items()}
-        self.last_frozen[role] = iteration
+        if not exploiter:
+            self.last_frozen[role] = iteration
         while len(self.snapshots[role]) > self.max_snapshots:
-            oldest = min(self.snapshots[role], key=lambda p: int(p.rsplit(":", 1)[1]))
-            del self.snapshots[role][oldest]
+            del self.snapshots[role][self.ids(role)[0]]
         return pid
 
     def ids(self, role: str) -> list[str]:
-        """The role's snapshot ids, oldest first."""
-        return sorted(self.snapshots.get(role, {}), key=lambda p: int(p.rsplit(":", 1)[1]))
+        """The role's pool ids, oldest first (a live snapshot before an exploiter's of the same iteration)."""
+        return sorted(self.snapshots.get(role, {}), key=lambda p: (snapshot_iteration(p), p.startswith("exp")))
 
     def pool(self) -> dict[str, list[str]]:
         """The current snapshot ids per role (what the runners may draw; older ones they still hold are not)."""
@@ -128,15 +148,37 @@ class League:
     def should_freeze(self, role: str, iteration: int, elo: Elo, min_gap: int, max_gap: int,
                       threshold: float) -> bool:
         """``snapshot_rule="win"``: freeze ``role`` when the Elo ratings give its live policy an expected score
-        ≥ ``threshold`` over its strongest snapshot (any, the first time), ``min_gap`` ≤ iterations since
-        the last freeze; or after ``max_gap`` iterations regardless."""
+        ≥ ``threshold`` over its strongest own snapshot (exploiters' not counted; any, the first time),
+        ``min_gap`` ≤ iterations since the last freeze; or after ``max_gap`` iterations regardless."""
         since = iteration - self.last_frozen.get(role, 0)
         if since < max(1, min_gap):
             return False
-        if since >= max_gap or not self.snapshots.get(role):
+        own = [pid for pid in self.snapshots.get(role, {}) if pid.startswith("snap:")]
+        if since >= max_gap or not own:
             return True
-        best = max(elo.rating(role, pid) for pid in self.snapshots[role])
+        best = max(elo.rating(role, pid) for pid in own)
         return elo.expected(elo.rating(role, "live"), best) >= threshold
+
+    def exploiter_score(self, role: str) -> float | None:
+        """``role``'s main exploiter's recent mean score against the other role's live policy (None before any
+        match since it last restarted)."""
+        rate = self.win_rate(other(role), EXPLOITER)
+        return None if rate is None else 1.0 - rate
+
+    def exploiter_should_freeze(self, role: str, iteration: int, min_gap: int, max_gap: int,
+                                threshold: float) -> bool:
+        """Freeze ``role``'s main exploiter when its recent score against the live policy is ≥ ``threshold``
+        (after at least ``min_gap`` iterations of training), or after ``max_gap`` iterations regardless."""
+        since = iteration - self.exploiter_since.get(role, 0)
+        if since < max(1, min_gap):
+            return False
+        score = self.exploiter_score(role)
+        return since >= max_gap or (score is not None and score >= threshold)
+
+    def restart_exploiter(self, role: str, iteration: int) -> None:
+        """``role``'s main exploiter starts over (from the live policy): its clock and its results reset."""
+        self.exploiter_since[role] = iteration
+        self.scores.get(other(role), {}).pop(EXPLOITER, None)
 
     def worker_weights(self, live: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, dict[str, Any]]]:
         """``{policy_id: {role: state_dict}}`` for the rollout workers: "live" plus every snapshot."""
@@ -147,6 +189,7 @@ class League:
         return out
 
     def save(self, directory: str | Path) -> list[str]:
+        """Write every pool entry as ``<id with _ for :>/<role>.pt``; returns the ids written."""
         d = Path(directory)
         saved = []
         for role, snaps in self.snapshots.items():
@@ -158,10 +201,12 @@ class League:
         return saved
 
     def load(self, directory: str | Path, ids: list[str]) -> None:
+        """Read back the pool entries ``ids`` written by :meth:`save`."""
         d = Path(directory)
         for pid in ids:
             role = pid.split(":")[1]
             f = d / pid.replace(":", "_") / f"{role}.pt"
             if role in self.snapshots and f.exists():
                 self.snapshots[role][pid] = torch.load(f, weights_only=True)
-                self.last_frozen[role] = max(self.last_frozen[role], int(pid.rsplit(":", 1)[1]))
+                if pid.startswith("snap:"):
+                    self.last_frozen[role] = max(self.last_frozen[role], snapshot_iteration(pid))

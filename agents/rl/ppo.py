@@ -92,6 +92,11 @@ class PPOLearner:
             if r in self.models:
                 self.models[r].load_state_dict(sd)
 
+    def restart(self, role: str, weights: dict[str, torch.Tensor]) -> None:
+        """Start ``role``'s model over from ``weights`` with a fresh optimizer (a main exploiter's restart)."""
+        self.models[role].load_state_dict(weights)
+        self.optims[role] = torch.optim.Adam(self.models[role].parameters(), lr=self.config.lr, eps=1e-5)
+
     def state_dict(self) -> dict:
         return {"models": self.get_weights(),
                 "optims": {r: o.state_dict() for r, o in self.optims.items()},

@@ -30,6 +30,7 @@ import torch
 from fraudarena.agents.rl import codecs
 from fraudarena.agents.rl.batch import RoleBatch, StepRecord, pad_investigator
 from fraudarena.agents.rl.encoders import encode_fraudster, encode_investigator
+from fraudarena.agents.rl.league import LEARNING
 from fraudarena.agents.rl.models import build_model
 from fraudarena.agents.rl.ppo import forward
 from fraudarena.arena.rng import bot_seed
@@ -266,7 +267,7 @@ class SelfPlayRunner:
 
     # ---------------------------------------------------------------------------------------------
     def set_weights(self, weights: dict[str, dict[str, dict[str, torch.Tensor]]]) -> None:
-        """``weights[policy_id][role]`` = state dict; policy ids: "live", "snap:<k>"."""
+        """``weights[policy_id][role]`` = state dict; policy ids: "live", "exploiter", pool ids (``snap:…``)."""
         for pid, per_role in weights.items():
             for role, sd in per_role.items():
                 key = (role, pid)
@@ -275,7 +276,7 @@ class SelfPlayRunner:
                     self.models[key].eval()
                 self.models[key].load_state_dict(sd)
         for role in LEARNABLE:
-            self.snapshots[role] = sorted(pid for (r, pid) in self.models if r == role and pid != "live")
+            self.snapshots[role] = sorted(pid for (r, pid) in self.models if r == role and pid not in LEARNING)
 
     def set_mode(self, mode: str) -> None:
         """"ppo", "bc" or "eval"; matches in flight are dropped when the mode changes."""

@@ -23,7 +23,7 @@ import torch
 from fraudarena.agents.rl import make_runner
 from fraudarena.agents.rl.batch import RoleBatch
 from fraudarena.agents.rl.config import TrainConfig, unique_run_name
-from fraudarena.agents.rl.league import League
+from fraudarena.agents.rl.league import EXPLOITER, LEARNING, League
 from fraudarena.agents.rl.neural_policy import save_checkpoint
 from fraudarena.agents.rl.ppo import PPOLearner
 from fraudarena.agents.rl.ratings import Elo, investigator_score
@@ -50,6 +50,7 @@ def apply_league(runner: Any, league: dict[str, Any] | None) -> None:
         runner.snapshots[role] = list(ids)
     table = league.get("table") or {}
     runner.opponent_table = dict(table)
+    runner.exploiter_share = float(league.get("exploiter_share", 0.0))
     fallback = getattr(runner, "_fallback", None)
     if fallback is not None:
         for role, ids in (league.get("pool") or {}).items():
@@ -71,8 +72,8 @@ class LocalCollector:
                 league: dict[str, Any] | None = None) -> list[RolloutResult]:
         """Step every runner ``n_steps``; snapshots already sent are not loaded again."""
         if league is not None:  # a frozen snapshot never changes: load it once
-            new = {pid: w for pid, w in weights.items() if pid == "live" or pid not in self._sent}
-            self._sent |= set(weights) - {"live"}
+            new = {pid: w for pid, w in weights.items() if pid in LEARNING or pid not in self._sent}
+            self._sent |= set(weights) - set(LEARNING)
             weights = new
         out = []
         for r in self.runners:
@@ -105,6 +106,10 @@ def summarise(results: list[RolloutResult]) -> dict[str, float]:
             out[f"{role}/win_vs_scripted"] = float(np.mean(wins))
             if role == "investigator":
                 out["investigator/grader_vs_scripted"] = float(np.mean([m.grader for m in vs_bot]))
+    for role in ("investigator", "fraudster"):
+        mx = [m for m in matches if m.seats.get(role) == EXPLOITER]
+        if mx:  # the main exploiter's reward against the live policy (TrainConfig.main_exploiters)
+            out[f"exploiter/{role}/reward"] = float(np.mean([m.rewards.get(role, 0.0) for m in mx]))
     bots = [m for m in matches if m.seats.get("investigator") == "bot:scripted"
             and m.seats.get("fraudster") == "bot:scripted"]
     if bots:  # behaviour-cloning iterations: the teachers' own level
@@ -126,6 +131,10 @@ class Trainer:
         self.run_dir = Path(run_dir or Path(config.runs_dir) / config.run_name)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.learner = PPOLearner(config)
+        self.exploiters = self._new_exploiters(config)
+        """Main exploiters' learner (``TrainConfig.main_exploiters``): a PPOLearner of its own, one model per
+        trainable role, started from the live policy at the first PPO iteration."""
+        self.exploiters_started = False
         self.league = League(config.learn_roles, config.max_snapshots, config.pfsp_window)
         for role in config.learn_roles:
             self.league.last_frozen[role] = config.bc_iterations
@@ -154,13 +163,31 @@ class Trainer:
                 self._writer = False
         return self._writer
 
+    @staticmethod
+    def _new_exploiters(config: TrainConfig) -> PPOLearner | None:
+        if not config.main_exploiters:
+            return None
+        roles = tuple(r for r in config.learn_roles if r not in config.frozen_roles)
+        if config.engine != "core" or len(config.learn_roles) < 2 or not roles:
+            raise ValueError("main_exploiters needs the core engine and both roles learned (docs/training.md League)")
+        rng_state = torch.get_rng_state()  # the live learner's initialisation and shuffles stay as without it
+        try:
+            return PPOLearner(config, roles)
+        finally:
+            torch.set_rng_state(rng_state)
+
     def load(self, path: str | Path) -> None:
-        """Resume learner, league, ratings and counters from a checkpoint directory."""
+        """Resume learner, main exploiters, league, ratings and counters from a checkpoint directory."""
         p = Path(path)
         state = torch.load(p / "learner.pt", weights_only=False)
         self.learner.load_state_dict(state)
+        if self.exploiters is not None and (p / "exploiters.pt").exists():
+            self.exploiters.load_state_dict(torch.load(p / "exploiters.pt", weights_only=False))
+            self.exploiters_started = True
         league = json.loads((p / "league.json").read_text())
         self.league.load(p / "snapshots", league.get("snapshots", []))
+        for role, it in (league.get("exploiter_since") or {}).items():
+            self.league.exploiter_since[role] = int(it)
         self.elo = Elo.from_dict(league.get("elo", {}))
         self.iteration = int(league.get("iteration", 0))
         self.total_matches = int(league.get("total_matches", 0))
@@ -169,9 +196,13 @@ class Trainer:
     def checkpoint(self, name: str = "latest") -> Path:
         path = self.run_dir / "checkpoints" / name
         snaps = self.league.save(path / "snapshots")
-        extra = {"learner.pt": self.learner.state_dict(),
-                 "league.json": {"snapshots": snaps, "elo": self.elo.to_dict(), "iteration": self.iteration,
-                                 "total_matches": self.total_matches, "total_env_steps": self.total_env_steps}}
+        extra: dict[str, Any] = {
+            "learner.pt": self.learner.state_dict(),
+            "league.json": {"snapshots": snaps, "elo": self.elo.to_dict(), "iteration": self.iteration,
+                            "total_matches": self.total_matches, "total_env_steps": self.total_env_steps,
+                            "exploiter_since": dict(self.league.exploiter_since)}}
+        if self.exploiters is not None and self.exploiters_started:
+            extra["exploiters.pt"] = self.exploiters.state_dict()
         return save_checkpoint(path, self.learner.get_weights(), self.config.to_dict(), self.iteration, extra)
 
     # ---------------------------------------------------------------------------------------------
@@ -182,6 +213,13 @@ class Trainer:
         mode = "bc" if it <= cfg.bc_iterations else "ppo"
         t0 = time.perf_counter()
         weights = self.league.worker_weights(self.learner.get_weights())
+        if mode == "ppo" and self.exploiters is not None:
+            if not self.exploiters_started:  # the main exploiters start from the live policy (after BC)
+                self.exploiters.set_weights(weights["live"])
+                for role in self.exploiters.roles:
+                    self.league.restart_exploiter(role, it - 1)
+                self.exploiters_started = True
+            weights[EXPLOITER] = self.exploiters.get_weights()
         if getattr(self.collector, "accepts_league", False):
             results = self.collector.collect(weights, mode, cfg.rollout_steps, it, league=self._league_info())
         else:
@@ -199,17 +237,13 @@ class Trainer:
             if mode == "bc":  # behaviour cloning trains on everything the teachers did so far
                 self.bc_buffer.setdefault(role, []).extend(parts)
                 parts = self.bc_buffer[role]
-            if not parts:
-                continue
-            batch = RoleBatch.concat(parts)
-            threads = torch.get_num_threads()
-            torch.set_num_threads(max(1, cfg.learner_threads))  # the rollout workers wait meanwhile
-            try:
-                upd = self.learner.bc_update(batch) if mode == "bc" else self.learner.update(batch)
-            finally:
-                torch.set_num_threads(threads)
-            for k, v in upd.items():
+            for k, v in self._update(self.learner, parts, mode).items():
                 stats[f"{role}/{k}"] = v
+            if mode == "ppo" and self.exploiters is not None:
+                key = f"{EXPLOITER}/{role}"
+                parts = [r.batches[key] for r in results if key in r.batches and len(r.batches[key])]
+                for k, v in self._update(self.exploiters, parts, mode).items():
+                    stats[f"{key}/{k}"] = v
         if mode == "ppo":
             self.bc_buffer = {}
             for r in results:
@@ -224,6 +258,13 @@ class Trainer:
                     pid = self.league.add(role, live[role], it)
                     self.elo.clone(role, "live", pid)
                     stats[f"league/{role}_frozen"] = 1.0
+            for role in self._exploiters_to_freeze(it):
+                pid = self.league.add(role, self.exploiters.get_weights()[role], it, exploiter=True)
+                self.elo.clone(role, EXPLOITER, pid)
+                self.exploiters.restart(role, self.learner.get_weights()[role])  # from the live policy again
+                self.league.restart_exploiter(role, it)
+                self.elo.clone(role, "live", EXPLOITER)
+                stats[f"league/{role}_exploiter_frozen"] = 1.0
             for role in cfg.learn_roles:
                 stats[f"league/{role}_snapshots"] = float(len(self.league.ids(role)))
         for role in ("investigator", "fraudster"):
@@ -246,6 +287,28 @@ class Trainer:
                             cfg.to_dict(), it)
         return stats
 
+    def _update(self, learner: PPOLearner, parts: list[RoleBatch], mode: str) -> dict[str, float]:
+        """One BC or PPO update of ``learner`` on the concatenated ``parts`` (nothing when empty)."""
+        if not parts:
+            return {}
+        batch = RoleBatch.concat(parts)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, self.config.learner_threads))  # the rollout workers wait meanwhile
+        try:
+            return learner.bc_update(batch) if mode == "bc" else learner.update(batch)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _exploiters_to_freeze(self, it: int) -> list[str]:
+        """The roles whose main exploiter joins the pool after PPO iteration ``it`` (it beats the live policy, or
+        its time is up: ``League.exploiter_should_freeze``)."""
+        cfg = self.config
+        if self.exploiters is None:
+            return []
+        return [r for r in self.exploiters.roles
+                if self.league.exploiter_should_freeze(r, it, cfg.snapshot_every, cfg.exploiter_max_gap,
+                                                       cfg.exploiter_win_threshold)]
+
     def _roles_to_freeze(self, it: int) -> list[str]:
         """The learned roles whose live policy becomes a snapshot after PPO iteration ``it`` (``snapshot_rule``)."""
         cfg = self.config
@@ -263,7 +326,8 @@ class Trainer:
         """What the collectors pass to the runners: the snapshot pool and, with ``opponent_sampling`` pfsp or
         elo, the opponent table per seat role (see ``League.opponent_table``)."""
         cfg = self.config
-        info: dict[str, Any] = {"pool": self.league.pool(), "table": {}}
+        info: dict[str, Any] = {"pool": self.league.pool(), "table": {},
+                                "exploiter_share": cfg.exploiter_share if self.exploiters_started else 0.0}
         if cfg.opponent_sampling != "weights":
             for seat_role in cfg.learn_roles:
                 info["table"][seat_role] = self.league.opponent_table(seat_role, cfg.opponent_sampling, self.elo,

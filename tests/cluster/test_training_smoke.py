@@ -66,11 +66,15 @@ def test_ray_training_smoke(tmp_path):
     from fraudarena.cluster.train_job import train_command
 
     was_running = ray.is_initialized()
-    train_command(workers=1, runs_dir=str(tmp_path), run_name="ray", progress=False,
-                            overrides={k: v for k, v in TINY.items() if k != "iterations"}, iterations=2)
+    overrides = {**{k: v for k, v in TINY.items() if k != "iterations"}, "main_exploiters": True,
+                 "exploiter_share": 0.5}  # the exploiters' weights travel with the live ones
+    train_command(workers=1, runs_dir=str(tmp_path), run_name="ray", progress=False, overrides=overrides,
+                  iterations=2)
     assert ray.is_initialized() == was_running  # a Ray started by the command is shut down again
     run_dir = tmp_path / "ray"
     _finite_losses(run_dir)
+    last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "exploiter/investigator/pg_loss" in last and "exploiter/fraudster/pg_loss" in last
     _plays_full_match(run_dir / "checkpoints" / "latest")
 
 
