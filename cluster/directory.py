@@ -7,7 +7,9 @@ public change (no fan-out call per request), and recycles actors whose matches h
 actors are owned by the directory, so killing it releases them all.
 
 A recycled actor goes back to the pool even when the pool already holds ``pool_size`` idle actors; the
-extras are stopped only after ``pool_idle_s`` unused. Before, an ended match's actor was killed whenever
+extras are stopped only when the pool held more than ``pool_size`` actors for a whole ``pool_idle_s`` (its
+low-water mark over that window, so load that swings the pool around ``pool_size`` stops and starts
+nothing). Before, an ended match's actor was killed whenever
 the pool was full while every new match started a fresh actor to refill it, so under steady load each
 match meant a new actor, and each new actor a replica calls leaves state in Ray's core worker that Ray
 never frees (about 15 KB per actor; ray-project/ray#9342): the replica grew with every match.
@@ -53,7 +55,6 @@ class _ActorSlot:
     key: str
     handle: Any
     matches: set[str] = field(default_factory=set)
-    idle_since: float = 0.0  # monotonic time it last went back to the pool
 
 
 @ray.remote(num_cpus=0)
@@ -77,6 +78,9 @@ class DirectoryActor:
         self._counter = itertools.count(1)
         self._refill: asyncio.Task | None = None
         self._trim: asyncio.Task | None = None
+        self._pool_low = 0  # the pool's smallest size since the trim window began
+        self.started_actors = 0  # match actors started / stopped by the pool (stats)
+        self.stopped_actors = 0
         self._self_handle = None
 
     def fingerprint(self) -> str:
@@ -94,6 +98,7 @@ class DirectoryActor:
                                     resources=dict(self.settings.match_actor_resources)).remote(
             self.actor_settings, key, self.settings.matches_per_actor, self._me())
         await handle.ready.remote()
+        self.started_actors += 1
         return _ActorSlot(key, handle)
 
     async def _refill_loop(self) -> None:
@@ -151,6 +156,7 @@ class DirectoryActor:
                 return max(fits, key=lambda s: len(s.matches))
         if self.pool:
             slot = self.pool.pop()
+            self._pool_low = min(self._pool_low, len(self.pool))
         else:
             slot = await self._start_actor()
         self.actors[slot.key] = slot
@@ -242,22 +248,23 @@ class DirectoryActor:
             await slot.handle.recycle.remote()
         except Exception:  # a dead actor is simply not pooled again
             return
-        slot.idle_since = time.monotonic()
         self.pool.append(slot)  # ``_place`` takes from the end: the longest idle are at the front
         if len(self.pool) > self.settings.pool_size and (self._trim is None or self._trim.done()):
+            self._pool_low = len(self.pool)
             self._trim = asyncio.get_running_loop().create_task(self._trim_loop())
 
     async def _trim_loop(self) -> None:
-        """Stop the pool's actors beyond ``pool_size`` once they have been idle ``pool_idle_s``, longest idle first."""
-        idle_s = self.settings.pool_idle_s
+        """Every ``pool_idle_s`` while the pool is over ``pool_size``: stop as many actors as it held beyond
+        ``pool_size`` the whole window (its low-water mark), longest idle first."""
         while len(self.pool) > self.settings.pool_size:
-            wait = self.pool[0].idle_since + idle_s - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            slot = self.pool.pop(0)
-            with contextlib.suppress(Exception):
-                ray.kill(slot.handle)
+            await asyncio.sleep(self.settings.pool_idle_s)
+            unused = min(self._pool_low, len(self.pool)) - self.settings.pool_size
+            for _ in range(max(0, unused)):
+                slot = self.pool.pop(0)
+                self.stopped_actors += 1
+                with contextlib.suppress(Exception):
+                    ray.kill(slot.handle)
+            self._pool_low = len(self.pool)
 
     async def list_live(self) -> list[dict[str, Any]]:
         self._boot()
@@ -273,7 +280,8 @@ class DirectoryActor:
 
     def stats(self) -> dict[str, Any]:
         return {"live": len(self.live), "busy_actors": len(self.actors), "pool": len(self.pool),
-                "rebuilt": self.rebuilt, "lost": self.lost,
+                "rebuilt": self.rebuilt, "lost": self.lost, "started_actors": self.started_actors,
+                "stopped_actors": self.stopped_actors,
                 "matches_per_actor": self.settings.matches_per_actor,
                 "actor_keys": sorted(self.actors), "pool_keys": [s.key for s in self.pool]}
 

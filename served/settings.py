@@ -71,8 +71,8 @@ class ArenaSettings(BaseModel):
                                      "the history actor before answering degraded / 503 unavailable.")
     # Cluster sizing.
     pool_size: int = Field(4, ge=0, description="Idle pre-started match actors kept ready.")
-    pool_idle_s: float = Field(60.0, ge=0, description="How long an idle match actor beyond pool_size is kept for "
-                               "reuse before it is stopped (docs/operations.md#memory).")
+    pool_idle_s: float = Field(60.0, ge=0, description="Actors the pool held beyond pool_size for a whole "
+                               "window this long are stopped (docs/operations.md#memory).")
     matches_per_actor: int = Field(1, ge=1, le=10_000)
     actor_max_concurrency: int = Field(1000, ge=8, description="Concurrent calls per (async) match actor.")
     match_actor_resources: dict[str, float] = Field(default_factory=dict, description="Custom Ray resources each "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from waiting import until
 
@@ -80,6 +82,41 @@ def test_ended_matches_actors_are_reused_then_trimmed_to_the_pool_size(ray_clust
     assert len(second & first) >= 2  # the pooled actors came back and were used again
     until(lambda: len(ray.get(directory.stats.remote())["pool_keys"]) == 1, timeout=30,
           what="idle extras stopped after pool_idle_s")
+
+
+def test_load_swinging_around_the_pool_size_neither_stops_nor_starts_actors(ray_cluster, instance):
+    """One match always live and a second one coming and going: the pool swings between ``pool_size`` and one
+    more. No idle actor was unused for a whole ``pool_idle_s`` window, so none is stopped and none started
+    (before, the longest idle one was stopped each time the pool went over and a new one started next)."""
+    ray = ray_cluster
+    s = instance(pool_size=1, matches_per_actor=1, pool_idle_s=1.0)
+    directory = naming.directory_handle(s)
+    assert ray.get(directory.ensure_pool.remote()) == 1
+
+    seen: set[str] = set()  # every actor that held a match or sat in the pool
+
+    def delete(m) -> None:
+        key = ray.get(m["actor"].debug_info.remote())["key"]
+        seen.add(key)
+        ray.get(m["actor"].handle_batch.remote([["delete", m["match_id"], m["admin_token"]]]))
+        until(lambda: key in ray.get(directory.stats.remote())["pool_keys"], what="actor back in pool")
+
+    held = _create(ray, directory, seed=1)
+    t_end = time.monotonic() + 4.0  # four windows
+    seed = 2
+    while time.monotonic() < t_end:
+        nxt = _create(ray, directory, seed=seed)
+        delete(held)
+        seen.update(ray.get(directory.stats.remote())["pool_keys"])
+        held, seed = nxt, seed + 1
+        time.sleep(0.2)
+    delete(held)
+    stats = ray.get(directory.stats.remote())
+    assert seed >= 5
+    # the first pooled actor and one refill for each of the two live matches; nothing stopped or started since
+    # (actor keys are numbered as the directory starts them: a1, a2, ...)
+    assert max(int(k[1:]) for k in seen | set(stats["pool_keys"])) == 3, (seen, stats)
+    assert stats["started_actors"] == 3 and stats["stopped_actors"] == 0
 
 
 def test_packed_actors_hold_k_matches(ray_cluster, instance):
