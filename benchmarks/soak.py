@@ -189,6 +189,7 @@ async def run_load(server: Server, n: int, minutes: float, concurrency: int, mat
     heap = None
     if heap_baseline_min is not None and (after := await asyncio.to_thread(_debug_memory, server.http, False)):
         heap = {"traced_kib": after["traced_kib"], "growth_after_warmup_kib": after.get("growth_kib"),
+                "caches": after.get("caches"),
                 "top_sites": [{"kib": x["kib"], "blocks": x["blocks"], "at": x["traceback"][-3:]}
                               for x in after.get("sites", [])]}
     return {"per_minute": per_minute, "python_heap": heap, "completed": len(soak.done), "errors": len(soak.errors),
@@ -269,7 +270,7 @@ def print_table(res: dict[str, Any]) -> None:
           f"memory growth after warm-up (MiB): {res.get('growth_after_warmup_mib')}; load average {res['load_avg']}")
     if heap := res.get("python_heap"):
         print(f"replica Python heap: {heap['traced_kib']} KiB traced, {heap['growth_after_warmup_kib']} KiB grown "
-              "after warm-up; sites that grew most:")
+              f"after warm-up; replica tables at the end: {heap.get('caches')}; sites that grew most:")
         for site in heap["top_sites"]:
             print(f"  {site['kib']:>9} KiB {site['blocks']:>6} blocks  {' <- '.join(reversed(site['at']))}")
 

@@ -167,15 +167,18 @@ class RayBackend:
         return out
 
     async def leave(self, match_id, role, conn):
-        with contextlib.suppress(ProtocolError):
-            await self._call(match_id, "leave", role, conn)
-        # A seat leaves when its match is over or its socket closes. Once no seat of the match is held here,
-        # its link goes: before, links stayed cached (up to HANDLE_CACHE matches), and with an actor per match
-        # each kept its actor's handle, so the replica grew ~16 KB per match in a soak.
-        self._seats[match_id] -= 1
-        if self._seats[match_id] <= 0:
-            del self._seats[match_id]
-            self._forget(match_id)
+        try:
+            with contextlib.suppress(ProtocolError):
+                await self._call(match_id, "leave", role, conn)
+        finally:
+            # A seat leaves when its match is over or its socket closes. Once no seat of the match is held
+            # here, its link goes: before, links stayed cached (up to HANDLE_CACHE matches), and with an actor
+            # per match each kept its actor's handle, so the replica grew ~16 KB per match in a soak. In a
+            # ``finally``: a socket that drops has its task cancelled while this call waits on the actor.
+            self._seats[match_id] -= 1
+            if self._seats[match_id] <= 0:
+                del self._seats[match_id]
+                self._forget(match_id)
 
     async def step(self, match_id, role, conn, action, seq):
         return await self._call(match_id, "step", role, conn, action, seq, missing=ErrorCode.NO_MATCH)
@@ -196,6 +199,10 @@ class RayBackend:
             moved = await self._recovered(match_id, link)
             if moved is not None and moved.key != link.key:
                 return {"events": out["events"], "cursor": 0, "gone": None}  # its events restart at 0
+            # Over here: a socket told "archived" drops its seat without a leave, so the match's seat count and
+            # link go now (before, they stayed until HANDLE_CACHE matches: ~10 KB of handle per match).
+            self._seats.pop(match_id, None)
+            self._forget(match_id)
             if out["gone"] == HOST_FAILED:  # not rebuilt: tell the socket when it was archived lost
                 out = {**out, "gone": "archived"}
                 summary = await self._lost_summary(match_id)
@@ -210,6 +217,12 @@ class RayBackend:
         except (TimeoutError, RayActorError):  # the archive is down or slow: no last event
             return None
         return summary if summary is not None and summary.get("status") == LOST else None
+
+    def cache_sizes(self) -> dict[str, int]:
+        """Entries of this replica's tables (``GET /api/v1/debug/memory``): links per match and per actor, seats
+        held per match, event channels per actor and event subscriptions."""
+        return {"match_links": len(self._handles), "actor_links": len(self._links), "seated_matches": len(self._seats),
+                **self.mux.table_sizes()}
 
     def call_counts(self) -> dict[str, int]:
         """This replica's calls to match actors by kind (``batches``, ``requests``, ``polls``, …)."""

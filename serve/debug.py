@@ -7,7 +7,8 @@ observation that came with an event, no call).
 
 ``GET /api/v1/debug/memory`` (``debug_memory``, for benchmarks/soak.py): the replica traces its Python
 allocations from start (``tracemalloc``); ``?baseline=true`` takes the snapshot later answers compare with,
-and every answer gives the traced total and the allocation sites that grew most since the baseline.
+and every answer gives the traced total, the allocation sites that grew most since the baseline, and the
+sizes of the backend's per-match and per-actor tables (``caches``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ async def debug_memory(request: Request, baseline: bool = False, top: int = 15) 
     snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     current, peak = tracemalloc.get_traced_memory()
     out: dict[str, Any] = {"traced_kib": round(current / 1024, 1), "peak_kib": round(peak / 1024, 1)}
+    sizes = getattr(state.backend, "cache_sizes", None)
+    if sizes is not None:  # what the backend keeps per match or per actor: each should follow the live matches
+        out["caches"] = sizes()
     if baseline or getattr(state, "memory_baseline", None) is None:
         state.memory_baseline = snap
         out["baseline"] = "taken"

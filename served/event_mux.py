@@ -268,6 +268,10 @@ class EventMux:
     def call_counts(self) -> dict[str, int]:
         return dict(self.counts)
 
+    def table_sizes(self) -> dict[str, int]:
+        """Host channels held and seats subscribed to events (diagnostics)."""
+        return {"channels": len(self._channels), "subscriptions": len(self._keys)}
+
     def _gc(self) -> None:
         for link_key, chan in list(self._channels.items()):
             if chan.idle():

@@ -7,6 +7,7 @@ holds up to 20,000 matches, so it keeps one link per actor and an entry per matc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -80,3 +81,59 @@ def test_a_replica_keeps_no_link_to_a_match_it_no_longer_serves(ray_cluster, tmp
         naming.kill_instance(settings)
     assert cached and left
     assert code in ("no_match", "unknown_match") and forgotten
+
+
+def test_a_seat_told_its_match_is_archived_leaves_no_link_behind(ray_cluster, tmp_path):
+    """A socket whose event stream says "archived" drops its seat without a leave (serve/ws_session.py), so the
+    backend drops the match's seat count and link itself: a soak's replica kept a link (and an actor handle)
+    for 28 of 30 finished matches before."""
+    from fraudarena.cluster.ray_backend import RayBackend
+
+    settings = ArenaSettings(instance="t-backend-archived", archive_path=str(tmp_path / "a.sqlite3"), pool_size=1,
+                             done_linger_s=0)
+
+    async def scenario() -> tuple[bool, dict, bool, bool]:
+        backend = RayBackend(settings)
+        await backend.start()
+        a = await backend.create("fraudster", "c-a", {"task_id": "task_1", "seed": 90}, {})
+        mid = a["match_id"]
+        await backend.join(mid, "investigator", "c-i", a["seat_tokens"]["investigator"], False)
+        held = mid in backend._handles and backend._seats[mid] == 2
+        await backend.delete(mid, a["admin_token"])  # archived as abandoned, as a finished match would be
+        out = await backend.next_events(mid, "fraudster", "c-a", 0)
+        return held, out, mid in backend._handles, mid in backend._seats
+
+    try:
+        held, out, linked, seated = asyncio.run(scenario())
+    finally:
+        naming.kill_instance(settings)
+    assert held
+    assert out["gone"] == "archived"
+    assert not linked and not seated
+
+
+def test_a_leave_cancelled_with_its_socket_still_drops_the_seat(ray_cluster, tmp_path):
+    """A dropped socket's task is cancelled while its leave waits on the actor: the seat count and link still go
+    (they did not: a 30-match soak ended with 28 matches' links and actor handles kept in the replica)."""
+    from fraudarena.cluster.ray_backend import RayBackend
+
+    settings = ArenaSettings(instance="t-backend-cancel", archive_path=str(tmp_path / "a.sqlite3"), pool_size=1)
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        backend = RayBackend(settings)
+        await backend.start()
+        a = await backend.create("fraudster", "c-a", {"task_id": "task_1", "seed": 91}, {})
+        mid = a["match_id"]
+        task = asyncio.ensure_future(backend.leave(mid, "fraudster", "c-a"))
+        await asyncio.sleep(0)  # the leave is now waiting on the actor's answer
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return task.cancelled(), mid in backend._handles, mid in backend._seats
+
+    try:
+        cancelled, linked, seated = asyncio.run(scenario())
+    finally:
+        naming.kill_instance(settings)
+    assert cancelled
+    assert not linked and not seated
