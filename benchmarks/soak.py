@@ -66,13 +66,32 @@ def session_processes(sid: int) -> list[tuple[int, str, float]]:
     return out
 
 
+_KNOWN = ("gcs_server", "raylet", "dashboard.py", "agent", "log_monitor", "monitor.py", "haproxy")
+
+
+def process_kind(cmd: str) -> str:
+    """A short name for one of the server's processes: the Ray actor's name (``ray::ServeController...`` →
+    ``ServeController``), a known Ray daemon, or the program's file name."""
+    if cmd.startswith("ray::"):
+        return cmd[5:].split()[0].split(".")[0].split(":")[0]
+    for name in _KNOWN:
+        if name in cmd:
+            return name.removesuffix(".py")
+    return os.path.basename(cmd.split(" ", 1)[0]) or "?"
+
+
 def memory(sid: int) -> dict[str, Any]:
     procs = session_processes(sid)
     replica = [rss for _, cmd, rss in procs if "ServeReplica" in cmd and "ArenaIngress" in cmd]
     actors = [rss for _, cmd, rss in procs if "MatchActor" in cmd]
+    by_kind: dict[str, float] = {}
+    for _, cmd, rss in procs:
+        if "MatchActor" not in cmd and "ArenaIngress" not in cmd:
+            kind = process_kind(cmd)
+            by_kind[kind] = round(by_kind.get(kind, 0.0) + rss, 1)
     return {"replica_rss_mib": round(sum(replica), 1), "match_actors": len(actors),
             "match_actors_rss_mib": round(sum(actors), 1), "total_rss_mib": round(sum(r for *_, r in procs), 1),
-            "processes": len(procs)}
+            "processes": len(procs), "others_rss_mib": by_kind}
 
 
 # ----- load --------------------------------------------------------------------------------------------
@@ -250,6 +269,9 @@ def _run(args: dict[str, Any], n: int, minutes: float, concurrency: int, match_t
         base = rows[warmup_min - 1] if warmup_min > 0 else before
         res["growth_after_warmup_mib"] = {k: round(rows[-1][k] - base[k], 1)
                                           for k in ("replica_rss_mib", "match_actors_rss_mib", "total_rss_mib")}
+        last, first = rows[-1]["others_rss_mib"], base["others_rss_mib"]  # the other processes, by kind
+        res["others_growth_after_warmup_mib"] = {k: round(last.get(k, 0.0) - first.get(k, 0.0), 1)
+                                                 for k in sorted(set(last) | set(first))}
     res.update(matches=n, minutes=minutes, concurrency=concurrency, packed=packed, proxy=proxy,
                load_avg=[round(x, 1) for x in os.getloadavg()])
     return res
@@ -268,6 +290,8 @@ def print_table(res: dict[str, Any]) -> None:
           f"{res['skipped_for_concurrency']}; p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms over {res['steps']} steps")
     print(f"archived as done: {res['archived_done']} of {res['completed']}; live matches after: {res['live_after']}; "
           f"memory growth after warm-up (MiB): {res.get('growth_after_warmup_mib')}; load average {res['load_avg']}")
+    if others := res.get("others_growth_after_warmup_mib"):
+        print(f"the server's other processes, growth after warm-up by kind (MiB): {others}")
     if heap := res.get("python_heap"):
         print(f"replica Python heap: {heap['traced_kib']} KiB traced, {heap['growth_after_warmup_kib']} KiB grown "
               f"after warm-up; replica tables at the end: {heap.get('caches')}; sites that grew most:")
