@@ -385,7 +385,9 @@ class DirectoryActor:
         if self.journal_dir is None:
             await self._archive_lost(match_id, "matches are not journaled (journal_dir: off)")
             return False
-        for _attempt in range(2):
+        # Pooled actors may have died with the same node: each dead one tried is dropped, so allow one attempt
+        # per pooled actor plus two fresh starts.
+        for _attempt in range(len(self.pool) + 2):
             try:
                 slot = await self._place()
             except Exception as exc:
