@@ -414,27 +414,33 @@ class DirectoryActor:
 
     async def _archive_lost(self, match_id: str, why: str) -> None:
         """Archive a match that cannot go on: its record so far (replayed from the journal when one is
-        readable), status and end reason ``lost``; its live slot is freed."""
-        log.error("match %s is lost: %s", match_id, why)
+        readable), status and end reason ``lost``, or ``done`` when the journal shows it had finished
+        (``LiveMatch.salvage_entry``); its live slot is freed."""
         now = time.time()
         entry: dict[str, Any] | None = None
         if self.journal_dir is not None:
             try:
                 lines = read_journal(journal_file(self.journal_dir, match_id))
                 match = LiveMatch.from_journal(lines, self.settings, now, _no_bots, resume=False)
-                entry = match.archive_entry(LOST, now)
+                entry = match.salvage_entry(now, why)
             except Exception:  # nothing readable: archive what the directory knows
                 log.exception("journal of %s could not be replayed", match_id)
         if entry is None:
             summary = dict((self.live.get(match_id) or {}).get("summary") or {"match_id": match_id})
             entry = {"match_id": match_id, "summary": summary, "record": {}, "secret": None}
-        entry["summary"].update(status=LOST, end_reason=LOST, finished_at=now, lost_reason=why)
+            entry["summary"].update(status=LOST, end_reason=LOST, finished_at=now, lost_reason=why)
+        finished = entry["summary"].get("status") == "done"
+        if finished:
+            log.warning("match %s could not be rebuilt (%s); it had finished: archived done", match_id, why)
+        else:
+            log.error("match %s is lost: %s", match_id, why)
         try:
             await naming.history_handle(self.settings).append.remote([entry])
         except Exception:
             log.exception("archiving lost match %s failed", match_id)
         self.live.pop(match_id, None)
-        self.lost += 1
+        if not finished:
+            self.lost += 1
 
     async def _recover_leftovers(self, match_ids: list[str]) -> None:
         """Journals left by an earlier directory (reserved by ``_boot``): every such match is live again (or

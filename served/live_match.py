@@ -413,6 +413,16 @@ class LiveMatch:
             out["already_archived"] = True  # stored when it finished: only the journal is left to remove
         return out
 
+    def salvage_entry(self, now: float, why: str) -> dict[str, Any]:
+        """The archive entry of this match (rebuilt from its journal) when it cannot go on: ``done`` with its
+        whole record if it had finished (a finished match is never archived ``lost`` over its ``done`` entry),
+        else ``lost`` with its record so far and ``why``."""
+        if self.env.done:
+            return self.archive_entry("done", now)
+        entry = self.archive_entry(LOST, now)
+        entry["summary"].update(status=LOST, end_reason=LOST, lost_reason=why)
+        return entry
+
     @staticmethod
     def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
         grader = record.get("grader") or {}

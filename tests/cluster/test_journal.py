@@ -173,3 +173,26 @@ def test_journal_lines_survive_a_sigkill_of_the_writer(tmp_path):
     lines = path.read_text().splitlines()
     assert [json.loads(x)["i"] for x in lines] == list(range(200))
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_a_match_that_cannot_be_rebuilt_is_archived_done_if_it_had_finished_else_lost(tmp_path):
+    """The directory's last resort (``LiveMatch.salvage_entry``): a finished match keeps its ``done`` entry and
+    whole record (a node kill during its linger once archived it ``lost`` over them); an unfinished one is
+    ``lost`` with its record so far and the reason."""
+    match = _new(tmp_path)
+    bots = _bots()
+    seq = _play(match, bots, 3)
+    partial = LiveMatch.from_journal(read_journal(journal_file(tmp_path, "m_1")), SETTINGS, 5.0, default_bot_factory,
+                                     resume=False)
+    lost = partial.salvage_entry(5.0, "every actor tried died")
+    assert lost["summary"]["status"] == "lost" and lost["summary"]["end_reason"] == "lost"
+    assert lost["summary"]["lost_reason"] == "every actor tried died"
+    assert lost["record"]["actions"] == match.record()["actions"]  # the record so far
+    while not match.env.done:
+        seq = _play(match, bots, 50, seq)
+    finished = LiveMatch.from_journal(read_journal(journal_file(tmp_path, "m_1")), SETTINGS, 9.0,
+                                      default_bot_factory, resume=False)
+    entry = finished.salvage_entry(9.0, "every actor tried died")
+    assert entry["summary"]["status"] == "done" and "lost_reason" not in entry["summary"]
+    assert entry["record"] == match.record()
+    assert entry["summary"]["end_reason"] == match.record()["end_reason"] is not None
