@@ -11,8 +11,8 @@ Seats follow ``SelfPlayRunner``'s PPO rules: one focus role plays the live polic
 is the live policy, a frozen snapshot or the house bot of that role (``opponent_weights``), the house bots
 acting on the core's arrays (``core_bots.py``); with main exploiters (``exploiter_share`` > 0, set by the
 league each iteration) that share of the matches seats one role's main exploiter against the other's live
-policy, both learning (their decisions go to separate stores); the Auditor is the HeuristicAuditor, whose flags are the
-text checks evaluated at match end (``rewards.py``). Behaviour cloning and evaluation, which need the
+policy, both learning (their decisions go to separate stores); the Auditor is the HeuristicAuditor, whose
+flags are the text checks evaluated at match end (``rewards.py``). Behaviour cloning and evaluation, which need the
 house bots' full observations, run on ``SelfPlayRunner`` (``set_mode("bc")`` delegates to it).
 
 Archive-sampled matches are rebuilt by replaying their action codes through ``RefereeEnvironment``; a
@@ -359,7 +359,7 @@ class CoreRolloutRunner:
             kind = (a >= FRAUD_PROPOSE0).astype(np.int64)
             key = b.mi[ms, MI_NPROPS]  # the slot a proposal takes
             store.append(ms, f.fglob, fraud_mask, action=a, logp=logp, value=value, uid=uid, kind=kind,
-                                     key=key, slot=zeros, slot2=zeros, target=zeros, link_k=zeros)
+                         key=key, slot=zeros, slot2=zeros, target=zeros, link_k=zeros)
             return
         n_ads = b.mi[ms, MI_NQUEUE]
         q = np.maximum(a - 1, 0) // PER_AD
@@ -370,8 +370,8 @@ class CoreRolloutRunner:
         partner = f.partners[ms, np.minimum(q, f.partners.shape[1] - 1)]
         link_k = b.mi[ms, MI_NLINKS]  # the index this link takes
         store.append(ms, f.glob, inv_mask, n_ads=n_ads, ads_src=f.ads, slots_src=b.queue, action=a,
-                                 logp=logp, value=value, uid=uid, kind=kind, slot=slot, slot2=partner, target=k,
-                                 link_k=link_k, key=zeros)
+                     logp=logp, value=value, uid=uid, kind=kind, slot=slot, slot2=partner, target=k,
+                     link_k=link_k, key=zeros)
 
     def _confidences(self, ms: np.ndarray, a: np.ndarray, conf: np.ndarray) -> None:
         """Verdict confidence = the posterior of the verdict's class, clipped to [0.05, 0.99], 2 dp (the codec's)."""
