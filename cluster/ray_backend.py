@@ -199,7 +199,7 @@ class RayBackend:
             moved = await self._recovered(match_id, link)
             if moved is not None and moved.key != link.key:
                 return {"events": out["events"], "cursor": 0, "gone": None}  # its events restart at 0
-            # Over here: a socket told "archived" drops its seat without a leave, so the match's seat count and
+            # The match is over: a socket told "archived" drops its seat without a leave, so the seat count and
             # link go now (before, they stayed until HANDLE_CACHE matches: ~10 KB of handle per match).
             self._seats.pop(match_id, None)
             self._forget(match_id)
