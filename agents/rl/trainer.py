@@ -259,9 +259,9 @@ class Trainer:
                     self.elo.clone(role, "live", pid)
                     stats[f"league/{role}_frozen"] = 1.0
             for role in self._exploiters_to_freeze(it):
-                pid = self.league.add(role, self.exploiters.get_weights()[role], it, exploiter=True)
+                pid = self.league.add(role, self.exploiters.models[role].state_dict(), it, exploiter=True)  # cloned
                 self.elo.clone(role, EXPLOITER, pid)
-                self.exploiters.restart(role, self.learner.get_weights()[role])  # from the live policy again
+                self.exploiters.restart(role, self.learner.models[role].state_dict())  # from the live policy again
                 self.league.restart_exploiter(role, it)
                 self.elo.clone(role, "live", EXPLOITER)
                 stats[f"league/{role}_exploiter_frozen"] = 1.0
