@@ -15,6 +15,9 @@ signal: when the server's process tree is killed, HAProxy lives on and keeps its
   directory, or under ``RAY_SERVE_HAPROXY_CONFIG_FILE_LOC``'s) whose parent process is gone: Ray's HAProxy
   manager, which starts and stops them, died with its cluster. The embedded server runs it at start-up and
   after it stops. A live cluster's HAProxy always has its manager as parent, so it is never touched.
+* :func:`owned_by` lists the HAProxy processes in one process tree (the embedded server's), and
+  :func:`stop_owned` kills those that are still running after Ray shut down and waits until they are gone.
+  Reaping orphans alone races the shutdown: HAProxy's parent may still be exiting when the server looks.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
@@ -90,4 +94,57 @@ def reap_orphans() -> list[int]:
         except (ProcessLookupError, PermissionError):
             continue
         killed.append(pid)
+    return killed
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def in_tree(pid: int, root: int) -> bool:
+    """Whether ``pid`` is ``root`` or one of its descendants (walking parents in ``/proc``)."""
+    while pid is not None and pid > 1:
+        if pid == root:
+            return True
+        pid = _parent_of(pid)
+    return False
+
+
+def owned_by(root: int) -> list[tuple[int, Path]]:
+    """``(pid, config file)`` of Ray Serve's HAProxy processes that descend from process ``root``."""
+    return [(pid, config) for pid, parent, config in haproxy_processes()
+            if _is_ray_config(config) and in_tree(parent, root)]
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (a killed child that its new parent has not reaped yet counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def stop_owned(owned: list[tuple[int, Path]], timeout_s: float = 5.0) -> list[int]:
+    """Kill those of ``owned`` still running as the same HAProxy (pid and config); wait until they are gone.
+
+    Returns the pids it killed. A pid that now belongs to another process is left alone.
+    """
+    wanted = dict(owned)
+    current = {pid: config for pid, _parent, config in haproxy_processes()}
+    killed = []
+    for pid, config in wanted.items():
+        if current.get(pid) != config or not is_running(pid):
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        killed.append(pid)
+    deadline = time.monotonic() + timeout_s
+    while any(is_running(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return killed

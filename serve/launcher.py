@@ -176,10 +176,12 @@ def _stop_embedded(settings: ArenaSettings, previous: dict) -> None:
     from fraudarena.cluster.ray_backend import shutdown_instance
 
     print("stopping FraudArena ...", flush=True)
+    ours = haproxy_files.owned_by(os.getpid())  # started by Serve without a parent-death signal
     with contextlib.suppress(Exception):
         shutdown_instance(settings)
     ray.shutdown()
-    haproxy_files.reap_orphans()  # started by Serve without a parent-death signal: it could outlive Ray
+    haproxy_files.stop_owned(ours)  # its parent may still be exiting, so it is not an orphan yet
+    haproxy_files.reap_orphans()
     if threading.current_thread() is threading.main_thread():
         for s, h in previous.items():
             signal.signal(s, h)

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from fraudarena.serve.haproxy_files import PORT_SETTINGS, haproxy_processes, isolate, reap_orphans
+from fraudarena.serve.haproxy_files import (
+    PORT_SETTINGS,
+    haproxy_processes,
+    is_running,
+    isolate,
+    owned_by,
+    reap_orphans,
+    stop_owned,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads Linux /proc")
 
@@ -69,3 +77,26 @@ def test_reap_kills_only_orphaned_ray_haproxy(tmp_path):
         live.wait()
         for pid in (orphan, foreign_orphan):
             subprocess.run(["kill", "-9", str(pid)], check=False)
+
+
+def test_stop_owned_kills_the_trees_haproxy_even_while_its_parent_still_lives(tmp_path):
+    """The embedded server's stop: HAProxy's parent may still be exiting, so it is not an orphan yet."""
+    ray_cfg = tmp_path / "haproxy-serve" / "node-b" / "haproxy.cfg"
+    parent = subprocess.Popen(  # stands in for Serve's proxy: starts HAProxy, then lingers
+        [sys.executable, "-c", f"import subprocess, sys, time; p = subprocess.Popen({_haproxy_args(ray_cfg)!r}, "
+         "executable=sys.executable); print(p.pid, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    outsider = subprocess.Popen(_haproxy_args(tmp_path / "haproxy-serve" / "node-c" / "haproxy.cfg"),
+                                executable=sys.executable, start_new_session=True)
+    try:
+        child = int(parent.stdout.readline())
+        mine = owned_by(parent.pid)
+        assert mine == [(child, ray_cfg)] and outsider.pid not in dict(owned_by(parent.pid))
+        assert child not in reap_orphans()  # its parent lives: not an orphan
+        assert stop_owned(mine) == [child] and not is_running(child)
+        assert outsider.poll() is None
+        assert stop_owned(mine) == []  # already gone: nothing killed twice
+    finally:
+        for p in (parent, outsider):
+            p.kill()
+            p.wait()

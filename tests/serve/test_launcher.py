@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pydantic
@@ -15,7 +14,7 @@ import pytest
 from serve_helpers import three_socket_match
 
 from fraudarena.serve.baseline import free_port
-from fraudarena.serve.haproxy_files import haproxy_processes
+from fraudarena.serve.haproxy_files import haproxy_processes, in_tree, is_running
 from fraudarena.serve.launcher import code_version, load_config
 from fraudarena.served.archive_store import ArchiveStore
 
@@ -28,18 +27,6 @@ def test_load_config_validates_args_and_sets_code_version(tmp_path):
     assert "runtime_env" not in cfg["applications"][0]
     with pytest.raises(pydantic.ValidationError):
         load_config(None, {"max_live_matchez": 3})
-
-
-def _in_tree(pid: int, root: int) -> bool:
-    """Whether ``pid`` is ``root`` or one of its descendants (walking parents in ``/proc``)."""
-    while pid > 1:
-        if pid == root:
-            return True
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            return False
-    return False
 
 
 @pytest.mark.slow
@@ -61,13 +48,13 @@ def test_embedded_serve_plays_and_stops_on_ctrl_c(tmp_path):
                 break
         assert any(f"ws://127.0.0.1:{port}/ws/investigator" in x for x in seen), "".join(seen)
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=30).json()["status"] == "ok"
-        ours = [pid for pid, parent, _cfg in haproxy_processes() if _in_tree(parent, proc.pid)]
+        ours = [pid for pid, parent, _cfg in haproxy_processes() if in_tree(parent, proc.pid)]
         assert ours, "no HAProxy under the embedded server"
         finals, _ = asyncio.run(three_socket_match(f"ws://127.0.0.1:{port}", "task_1", 2))
         assert finals["fraudster"]["done"]
         proc.send_signal(signal.SIGINT)  # within done_linger_s (60 s) of the match's end
         assert proc.wait(timeout=90) == 0
-        assert not [pid for pid in ours if os.path.exists(f"/proc/{pid}")], "HAProxy outlived the server"
+        assert not [pid for pid in ours if is_running(pid)], "HAProxy outlived the server"
         # nothing finished is lost on a stop: the match was archived when it ended, not after the linger
         store = ArchiveStore(tmp_path / "a.sqlite3", 10_000)
         try:
