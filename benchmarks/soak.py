@@ -11,10 +11,16 @@ Loopback only; stops by itself (the run is bounded by N and M; a match has ``--m
 
     python benchmarks/soak.py --matches 200 --minutes 10 [--concurrency 20] [--packed 1] [--json]
     python benchmarks/soak.py --matches 20 --minutes 1        # a quick look
+    python benchmarks/soak.py --server baseline ...            # the same app in one process, no Ray
 
-``--debug-memory`` turns on the replica's allocation tracing (``debug_memory``, a few % slower): the heap
-is baselined at the end of the warm-up and the report adds the Python heap's growth after it and the
-allocation sites that grew most (``GET /api/v1/debug/memory``), to tell our objects from Ray's own memory.
+``--server baseline`` plays the same load against the single-process app (uvicorn, matches held in-process):
+every match, seat and cache then lives in one Python process, so its memory is our code's alone, apart
+from Ray's processes.
+
+``--debug-memory`` turns on allocation tracing (``debug_memory``, a few % slower) in the replica, the directory
+and every match actor: each heap is baselined at the end of the warm-up and the report adds each Python heap's
+growth after it, the allocation sites that grew most and the fill of the memo caches
+(``GET /api/v1/debug/memory``), to tell our objects from Ray's own memory.
 """
 
 from __future__ import annotations
@@ -80,13 +86,18 @@ def process_kind(cmd: str) -> str:
     return os.path.basename(cmd.split(" ", 1)[0]) or "?"
 
 
+def _is_app(cmd: str) -> bool:
+    """The process that runs the FastAPI app: the Serve replica, or the single-process baseline."""
+    return ("ServeReplica" in cmd and "ArenaIngress" in cmd) or "fraudarena.serve.baseline" in cmd
+
+
 def memory(sid: int) -> dict[str, Any]:
     procs = session_processes(sid)
-    replica = [rss for _, cmd, rss in procs if "ServeReplica" in cmd and "ArenaIngress" in cmd]
+    replica = [rss for _, cmd, rss in procs if _is_app(cmd)]
     actors = [rss for _, cmd, rss in procs if "MatchActor" in cmd]
     by_kind: dict[str, float] = {}
     for _, cmd, rss in procs:
-        if "MatchActor" not in cmd and "ArenaIngress" not in cmd:
+        if "MatchActor" not in cmd and not _is_app(cmd):
             kind = process_kind(cmd)
             by_kind[kind] = round(by_kind.get(kind, 0.0) + rss, 1)
     return {"replica_rss_mib": round(sum(replica), 1), "match_actors": len(actors),
@@ -158,6 +169,16 @@ def _debug_memory(http: str, baseline: bool) -> dict[str, Any] | None:
     return None
 
 
+def _heap_summary(report: dict[str, Any] | None) -> dict[str, Any]:
+    """Traced total, growth since the baseline, memo-cache fill and the sites that grew most, of one process."""
+    if not report:
+        return {}
+    return {"traced_kib": report["traced_kib"], "growth_after_warmup_kib": report.get("growth_kib"),
+            "memo_caches": report.get("memo_caches"),
+            "top_sites": [{"kib": x["kib"], "blocks": x["blocks"], "at": x["traceback"][-3:]}
+                          for x in report.get("sites", [])]}
+
+
 async def run_load(server: Server, n: int, minutes: float, concurrency: int, match_timeout_s: float,
                    sid: int, heap_baseline_min: int | None = None) -> dict[str, Any]:
     soak = Soak(server.ws, match_timeout_s)
@@ -207,10 +228,17 @@ async def run_load(server: Server, n: int, minutes: float, concurrency: int, mat
     all_lat = [x for _, x in soak.steps]
     heap = None
     if heap_baseline_min is not None and (after := await asyncio.to_thread(_debug_memory, server.http, False)):
-        heap = {"traced_kib": after["traced_kib"], "growth_after_warmup_kib": after.get("growth_kib"),
-                "caches": after.get("caches"),
-                "top_sites": [{"kib": x["kib"], "blocks": x["blocks"], "at": x["traceback"][-3:]}
-                              for x in after.get("sites", [])]}
+        heap = {**_heap_summary(after), "caches": after.get("caches")}
+        if procs := after.get("processes"):
+            heap["directory"] = {**_heap_summary(procs.get("directory")), "tables": procs.get("directory_tables")}
+            actors = [a for a in procs.get("match_actors", []) if a.get("heap")]
+            grown = [a["heap"].get("growth_kib") or 0.0 for a in actors]
+            keys = actors[0]["host"] if actors else {}
+            heap["match_actors"] = {
+                "count": len(actors), "growth_after_warmup_kib": round(sum(grown), 1),
+                "host_tables_max": {k: max(a["host"][k] for a in actors) for k in keys},
+                "biggest": _heap_summary(max(actors, key=lambda a: a["heap"].get("growth_kib") or 0.0)["heap"])
+                if actors else None}
     return {"per_minute": per_minute, "python_heap": heap, "completed": len(soak.done), "errors": len(soak.errors),
             "error_kinds": kinds,
             "skipped_for_concurrency": skipped, "p50_ms": _pct(all_lat, 0.5), "p99_ms": _pct(all_lat, 0.99),
@@ -236,7 +264,7 @@ def archived(http: str, match_ids: list[str]) -> int:
 
 
 def run(n: int, minutes: float, concurrency: int, packed: int, match_timeout_s: float, warmup_min: int,
-        proxy: str, debug_memory: bool = False) -> dict[str, Any]:
+        proxy: str, debug_memory: bool = False, server: str = "serve") -> dict[str, Any]:
     # A journal directory of its own: next to a /tmp archive the default (<archive dir>/journal/<instance>) is
     # shared by every benchmark server on the machine, whose leftover journals a starting directory rebuilds.
     journal_dir = tempfile.mkdtemp(prefix="soak-journal-")
@@ -244,12 +272,12 @@ def run(n: int, minutes: float, concurrency: int, packed: int, match_timeout_s: 
                 instance=f"soak{os.getpid()}", debug_memory=debug_memory)
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, journal_dir, True)
-        return _run(args, n, minutes, concurrency, match_timeout_s, warmup_min, proxy, packed)
+        return _run(args, n, minutes, concurrency, match_timeout_s, warmup_min, proxy, packed, server)
 
 
 def _run(args: dict[str, Any], n: int, minutes: float, concurrency: int, match_timeout_s: float, warmup_min: int,
-         proxy: str, packed: int) -> dict[str, Any]:
-    with Server("serve", args, proxy=proxy) as server:
+         proxy: str, packed: int, kind: str) -> dict[str, Any]:
+    with Server(kind, args, proxy=proxy) as server:
         assert server.proc is not None
         sid = server.proc.pid  # start_new_session: the server's whole process tree has this session id
         before = memory(sid)
@@ -272,14 +300,16 @@ def _run(args: dict[str, Any], n: int, minutes: float, concurrency: int, match_t
         last, first = rows[-1]["others_rss_mib"], base["others_rss_mib"]  # the other processes, by kind
         res["others_growth_after_warmup_mib"] = {k: round(last.get(k, 0.0) - first.get(k, 0.0), 1)
                                                  for k in sorted(set(last) | set(first))}
-    res.update(matches=n, minutes=minutes, concurrency=concurrency, packed=packed, proxy=proxy,
+    res.update(matches=n, minutes=minutes, concurrency=concurrency, packed=packed, proxy=proxy, server=kind,
                load_avg=[round(x, 1) for x in os.getloadavg()])
     return res
 
 
 def print_table(res: dict[str, Any]) -> None:
+    where = (f"Serve + {res['proxy']}, matches_per_actor {res['packed']}" if res["server"] == "serve"
+             else "the single-process baseline (no Ray)")
     print(f"soak: {res['matches']} task_1 matches over {res['minutes']} min (at most {res['concurrency']} at once), "
-          f"Serve + {res['proxy']}, matches_per_actor {res['packed']}, startup {res['startup_s']} s")
+          f"{where}, startup {res['startup_s']} s")
     print(f"{'min':>4} {'done':>5} {'err':>4} {'steps':>6} {'p50 ms':>8} {'p99 ms':>8} {'live':>5} {'replica':>8} "
           f"{'actors':>7} {'actors MiB':>11} {'total MiB':>10}")
     for r in res["per_minute"]:
@@ -293,10 +323,23 @@ def print_table(res: dict[str, Any]) -> None:
     if others := res.get("others_growth_after_warmup_mib"):
         print(f"the server's other processes, growth after warm-up by kind (MiB): {others}")
     if heap := res.get("python_heap"):
-        print(f"replica Python heap: {heap['traced_kib']} KiB traced, {heap['growth_after_warmup_kib']} KiB grown "
-              f"after warm-up; replica tables at the end: {heap.get('caches')}; sites that grew most:")
-        for site in heap["top_sites"]:
-            print(f"  {site['kib']:>9} KiB {site['blocks']:>6} blocks  {' <- '.join(reversed(site['at']))}")
+        _print_heap("replica", heap)
+        print(f"  replica tables at the end: {heap.get('caches')}")
+        if directory := heap.get("directory"):
+            _print_heap("directory", directory)
+            print(f"  directory tables at the end: {directory.get('tables')}")
+        if actors := heap.get("match_actors"):
+            print(f"match actors: {actors['count']}, Python heaps grew {actors['growth_after_warmup_kib']} KiB "
+                  f"together after warm-up; largest host tables: {actors['host_tables_max']}")
+            if actors.get("biggest"):
+                _print_heap("the actor that grew most", actors["biggest"])
+
+
+def _print_heap(name: str, heap: dict[str, Any]) -> None:
+    print(f"{name} Python heap: {heap.get('traced_kib')} KiB traced, {heap.get('growth_after_warmup_kib')} KiB grown "
+          f"after warm-up; memo caches [entries, bound]: {heap.get('memo_caches')}; sites that grew most:")
+    for site in heap.get("top_sites", []):
+        print(f"  {site['kib']:>9} KiB {site['blocks']:>6} blocks  {' <- '.join(reversed(site['at']))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,12 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--match-timeout-s", type=float, default=180.0)
     parser.add_argument("--warmup-min", type=int, default=2, help="minutes excluded from the memory growth")
     parser.add_argument("--proxy", default="haproxy", choices=("haproxy", "default"))
+    parser.add_argument("--server", default="serve", choices=("serve", "baseline"),
+                        help="Ray Serve (the default), or the same app in one process without Ray")
     parser.add_argument("--debug-memory", action="store_true",
                         help="trace the replica's Python allocations and report where its heap grew")
     parser.add_argument("--json", action="store_true")
     ns = parser.parse_args(argv)
     res = run(ns.matches, ns.minutes, ns.concurrency, ns.packed, ns.match_timeout_s, ns.warmup_min, ns.proxy,
-              ns.debug_memory)
+              ns.debug_memory, ns.server)
     if ns.json:
         print(json.dumps(res, indent=1))
     else:

@@ -42,6 +42,7 @@ from fraudarena.served.admission import check_admission, is_unjoined
 from fraudarena.served.errors import ErrorCode, ProtocolError, is_wire_error
 from fraudarena.served.journal import journal_file, pending_journals, read_journal
 from fraudarena.served.live_match import LOST, LiveMatch
+from fraudarena.served.memtrace import HeapTrace
 from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class DirectoryActor:
         self.started_actors = 0  # match actors started / stopped by the pool (stats)
         self.stopped_actors = 0
         self._self_handle = None
+        self._heap = HeapTrace(self.settings.debug_memory)
 
     def fingerprint(self) -> str:
         return self.settings.model_dump_json()
@@ -284,6 +286,20 @@ class DirectoryActor:
                 "stopped_actors": self.stopped_actors,
                 "matches_per_actor": self.settings.matches_per_actor,
                 "actor_keys": sorted(self.actors), "pool_keys": [s.key for s in self.pool]}
+
+    def tables(self) -> dict[str, int]:
+        """Entries of the directory's tables (each follows the live matches or the actors, never the total)."""
+        return {"live": len(self.live), "actors": len(self.actors), "pool": len(self.pool),
+                "watches": len(self._watches), "recovering": len(self._recovering),
+                "rebuilding": len(self._rebuilding)}
+
+    async def debug_memory(self, baseline: bool = False, top: int = 15) -> dict[str, Any]:
+        """Heap reports of this directory and of every match actor (``debug_memory``; docs/operations.md#memory)."""
+        slots = [*self.actors.values(), *self.pool]
+        reports = await asyncio.gather(*(s.handle.debug_memory.remote(baseline, top) for s in slots),
+                                       return_exceptions=True)
+        return {"directory": self._heap.report(baseline, top), "directory_tables": self.tables(),
+                "match_actors": [r for r in reports if isinstance(r, dict)]}
 
     async def shutdown(self) -> None:
         """Kill every match actor (called before this actor is replaced or the arena stops).

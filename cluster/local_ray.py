@@ -5,6 +5,10 @@
 * A local ``ray.init()`` silently writes ``~/.ray/auth_token`` unless ``RAY_AUTH_MODE`` is set, which
   later turns token auth on for ``ray start --head`` and breaks ``serve deploy``; ``start`` sets
   ``RAY_AUTH_MODE=disabled`` for loopback-only clusters unless the caller chose a mode.
+* The GCS keeps the events of the last 100,000 tasks by default, and every actor call is a task: a served
+  arena makes hundreds per match, so the GCS grows for hours before it levels off. ``start`` bounds that
+  table at ``TASK_EVENTS_IN_GCS`` unless ``RAY_task_events_max_num_task_in_gcs`` is set
+  (docs/operations.md#memory).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import os
 from pathlib import Path
 
 import ray
+
+TASK_EVENTS_IN_GCS = 10_000  # tasks whose events the local GCS keeps (Ray's default: 100,000)
 
 
 def package_parent() -> str | None:
@@ -41,6 +47,7 @@ def start(num_cpus: int | None = 2, auth_mode: str | None = None, **kwargs) -> b
         return False
     export_pythonpath()
     os.environ.setdefault("RAY_AUTH_MODE", auth_mode or "disabled")
+    os.environ.setdefault("RAY_task_events_max_num_task_in_gcs", str(TASK_EVENTS_IN_GCS))  # inherited by the GCS
     kwargs.setdefault("include_dashboard", False)
     kwargs.setdefault("log_to_driver", False)
     # A new local cluster, never one that another process started with ``ray start`` on this machine

@@ -18,6 +18,7 @@ import ray
 from fraudarena.cluster import naming
 from fraudarena.served.live_match import set_conn_probe
 from fraudarena.served.match_host import MatchHost
+from fraudarena.served.memtrace import HeapTrace
 from fraudarena.served.settings import ArenaSettings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class MatchActor:
         self._history = None
         set_conn_probe(naming.conn_alive)  # seats of a dead replica's sockets are free (docs/protocol.md#reconnecting)
         self.host = MatchHost(self.settings, capacity, on_archive=self._archive, on_summary=self._summary)
+        self._heap = HeapTrace(self.settings.debug_memory)
 
     async def ready(self) -> str:
         return self.key
@@ -89,3 +91,7 @@ class MatchActor:
         info["actor_id"] = ray.get_runtime_context().get_actor_id()
         info["calls"] = self.host.call_counts()
         return info
+
+    async def debug_memory(self, baseline: bool = False, top: int = 15) -> dict[str, Any]:
+        """This actor's heap report (``debug_memory``; empty when off) and the sizes of its host's tables."""
+        return {"key": self.key, "heap": self._heap.report(baseline, top), "host": self.host.table_sizes()}

@@ -224,6 +224,10 @@ class RayBackend:
         return {"match_links": len(self._handles), "actor_links": len(self._links), "seated_matches": len(self._seats),
                 **self.mux.table_sizes()}
 
+    async def debug_memory(self, baseline: bool = False, top: int = 15) -> dict[str, Any]:
+        """The directory's and every match actor's heap reports (``GET /api/v1/debug/memory``, ``debug_memory``)."""
+        return await self.directory.debug_memory.remote(baseline, top)
+
     def call_counts(self) -> dict[str, int]:
         """This replica's calls to match actors by kind (``batches``, ``requests``, ``polls``, …)."""
         return self.mux.call_counts()

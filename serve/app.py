@@ -26,9 +26,10 @@ from fraudarena.served.settings import ArenaSettings
 
 def create_app(settings: ArenaSettings, backend: Backend) -> FastAPI:
     """The arena's ASGI app over ``backend`` (Ray actors under Serve, in-process for the baseline)."""
-    debug.start_memory_tracing(settings.debug_memory)
+    trace = debug.start_memory_tracing(settings.debug_memory)
     app = FastAPI(title="FraudArena", version=fraudarena.__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.heap_trace = trace
     app.state.backend = backend
     app.state.started_at = time.time()
     app.include_router(rest.api, prefix="/api/v1")

@@ -248,6 +248,12 @@ class MatchHost:
         """Sizes of everything the host keeps (the recycling test checks a recycled host is empty)."""
         return {"matches": sorted(self.matches), "recent": sorted(self.recent), "generation": self.generation}
 
+    def table_sizes(self) -> dict[str, int]:
+        """Entries of every table the host keeps (``debug_memory``): each follows the live matches, not the total."""
+        return {"matches": len(self.matches), "recent": len(self.recent), "summary_keys": len(self._summary_keys),
+                "pending_summaries": len(self._pending_summaries), "watchers": len(self._watchers),
+                "replica_polls": len(self._replica_polls)}
+
     def call_counts(self) -> dict[str, int]:
         """Calls of the asyncio face since start: ``batches``, ``requests`` (inside them), ``polls``."""
         return dict(self.calls)

@@ -137,3 +137,34 @@ def test_a_leave_cancelled_with_its_socket_still_drops_the_seat(ray_cluster, tmp
         naming.kill_instance(settings)
     assert cancelled
     assert not linked and not seated
+
+
+def test_debug_memory_reports_the_directory_and_every_match_actor(ray_cluster, tmp_path):
+    """With ``debug_memory`` the directory and the match actors trace their own heaps; one call gathers them
+    (``GET /api/v1/debug/memory`` adds them as ``processes``), with the tables each keeps per match."""
+    from fraudarena.cluster.ray_backend import RayBackend
+
+    settings = ArenaSettings(instance="t-backend-heap", archive_path=str(tmp_path / "a.sqlite3"), pool_size=1,
+                             debug_memory=True)
+
+    async def scenario() -> tuple[dict, dict]:
+        backend = RayBackend(settings)
+        await backend.start()
+        first = await backend.debug_memory(baseline=True, top=3)
+        a = await backend.create("fraudster", "c-a", {"task_id": "task_1", "seed": 95},
+                                 {"investigator": "scripted", "auditor": "scripted"})
+        await backend.step(a["match_id"], "fraudster", "c-a", {"action_type": "end_turn"}, None)
+        return first, await backend.debug_memory(top=3)
+
+    try:
+        first, later = asyncio.run(scenario())
+    finally:
+        naming.kill_instance(settings)
+    assert first["directory"]["baseline"] == "taken" and first["directory"]["traced_kib"] > 0
+    directory = later["directory"]
+    assert isinstance(directory["growth_kib"], float) and 0 < len(directory["sites"]) <= 3
+    assert later["directory_tables"]["live"] == 1 and later["directory_tables"]["actors"] == 1
+    [actor] = [a for a in later["match_actors"] if a["host"]["matches"] == 1]
+    assert isinstance(actor["heap"]["growth_kib"], float) and actor["heap"]["sites"]
+    entries, bound = actor["heap"]["memo_caches"]["texts.markers"]
+    assert 0 < entries <= bound  # the match's copies were scanned for markers in that actor
