@@ -35,10 +35,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 from . import spec
+from .memo import memo
 from .scoring import calibration_bin
 
 __all__ = [
@@ -189,7 +189,7 @@ def _word_like(token: str) -> bool:
     return _VOWEL_RE.search(token) is not None and _CONSONANT_RUN_RE.search(token) is None
 
 
-@lru_cache(maxsize=8192)
+@memo(8192)
 def is_gibberish(text: str) -> bool:
     """§10.2 ``gibberish`` check of a proposal's copy (memoised: a pure function of the text)."""
     if len("".join(text.split())) < 20:
@@ -210,7 +210,7 @@ def is_gibberish(text: str) -> bool:
 _EMPTY, _WORD, _NOT_WORD = 0, 1, 2
 
 
-@lru_cache(maxsize=16384)
+@memo(16384)
 def _token_kind(raw: str) -> int:
     """A whitespace token with non-alphanumerics removed: empty, word-like or not (memoised: vocabulary repeats)."""
     token = _NOT_ALNUM_RE.sub("", raw)
@@ -241,7 +241,7 @@ def _five_grams(words: Sequence[str]) -> list[tuple[str, ...]]:
     return [tuple(words[i:i + 5]) for i in range(len(words) - 4)]
 
 
-@lru_cache(maxsize=4096)
+@memo(4096)
 def _copy_shape(text: str) -> tuple[str, int, frozenset[tuple[str, ...]], int]:
     """(normalised copy, word count, set of word 5-grams, largest count of one 5-gram); cached (pure)."""
     norm = normalise_copy(text)

@@ -33,10 +33,10 @@ Documented choices (the implementation's fixed wording, docs/rules.md §11.2):
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import NamedTuple
 
 from . import spec
+from .memo import memo
 
 __all__ = [
     "KINDS",
@@ -651,7 +651,7 @@ _MARKER_PAIRS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 )
 
 
-@lru_cache(maxsize=8192)
+@memo(8192)
 def _markers(text: str) -> tuple[str, ...]:
     low = text.lower()
     out: list[str] = []

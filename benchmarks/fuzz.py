@@ -10,9 +10,11 @@ does, HAProxy ingress).
 Reported per endpoint type: inputs tried, connections, server faults (a 5xx, an untyped or undocumented error,
 an undocumented close code, a socket dropped without a close frame, an unanswered request) and the answers by
 kind. For the server: errors in its log (uvicorn's "Exception in ASGI application", tracebacks; baseline
-only), and leaks measured after each half of the run, once the short TTLs have archived the fuzzer's
-matches: live matches and open connections against their baseline, and the server's RSS (flat from the
-first half to the second = no leak). Loopback only, bounded by the input counts, stops by itself.
+only), and leaks measured after each part of the run (``--parts``, two halves by default), once the short TTLs
+have archived the fuzzer's matches: live matches and open connections against their baseline, and the server's
+RSS (flat over the last part = no leak). ``--debug-memory`` turns on the server's heap tracing and reports where
+the Python heap grew after the first part, with the fill of the bounded memo caches.
+Loopback only, bounded by the input counts, stops by itself.
 
     python benchmarks/fuzz.py [--per-type 100000] [--workers 8] [--seed 1] [--json]
     python benchmarks/fuzz.py --per-type 20000 --serve          # through Ray Serve
@@ -159,26 +161,40 @@ def probe(server, base_live: int, drain_s: float) -> dict[str, Any]:
             "fds": server_fds(server)}
 
 
-def run(per_type: int, workers: int, seed: int, serve: bool, drain_s: float) -> dict[str, Any]:
-    args = dict(F.FUZZ_ARGS)
+def _heap(http: str, baseline: bool) -> dict[str, Any] | None:
+    """The server's heap report (``debug_memory``); None when it is off or does not answer."""
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        r = httpx.get(f"{http}/api/v1/debug/memory", params={"baseline": baseline, "top": 8}, timeout=120)
+        return r.json() if r.status_code == 200 else None
+    return None
+
+
+def run(per_type: int, workers: int, seed: int, serve: bool, drain_s: float, parts: int = 2,
+        debug_memory: bool = False) -> dict[str, Any]:
+    args = dict(F.FUZZ_ARGS, debug_memory=debug_memory)
     server_cls = ServeServer if serve else BaselineServer
+    heap = None
     with server_cls(args) as server:
         base_live = F.live_matches(server.http)
         before = probe(server, base_live, drain_s)
         halves = []
         totals = {k: F.Tally() for k in F.ENDPOINT_TYPES}
         t0 = time.perf_counter()
-        for half in range(2):
-            n = per_type // 2 + (per_type % 2 if half else 0)
+        for part in range(parts):
+            n = per_type // parts + (per_type % parts if part == parts - 1 else 0)
             th = time.perf_counter()
             tallies = asyncio.run(F.fuzz(server.ws, server.http, dict.fromkeys(F.ENDPOINT_TYPES, n),
-                                         seed=seed * 10 + half, workers=workers))
+                                         seed=seed * 10 + part, workers=workers))
             wall = time.perf_counter() - th
             for k, t in tallies.items():
                 totals[k].merge(t)
             halves.append({"wall_s": round(wall, 1), "inputs_per_s": round(4 * n / wall, 1),
                            **probe(server, base_live, drain_s)})
+            if debug_memory and part == 0:
+                _heap(server.http, baseline=True)  # the heap after the first part is the baseline
         wall = time.perf_counter() - t0
+        if debug_memory:
+            heap = _heap(server.http, baseline=False)
         # The server still plays a normal match after all that.
         finals = asyncio.run(F.normal_match(server.ws, 3))
         still_serves = all(f["done"] for f in finals.values())
@@ -187,13 +203,22 @@ def run(per_type: int, workers: int, seed: int, serve: bool, drain_s: float) -> 
     faults = sum(t.faults for t in totals.values()) + len(log_faults)
     leaks = {"live_matches": halves[-1]["live_matches"] - base_live,
              "open_connections": halves[-1]["open_connections"],
-             "rss_growth_second_half_mib": round(halves[1]["rss_mib"] - halves[0]["rss_mib"], 1)}
+             "rss_growth_last_part_mib": round(halves[-1]["rss_mib"] - halves[-2]["rss_mib"], 1)}
     return {"server": "serve" if serve else "baseline", "per_type": per_type, "workers": workers, "seed": seed,
-            "wall_s": round(wall, 1), "endpoints": {k: t.as_dict() for k, t in totals.items()},
+            "parts": parts, "wall_s": round(wall, 1), "endpoints": {k: t.as_dict() for k, t in totals.items()},
             "server_log_faults": len(log_faults), "server_log_samples": log_faults[:10],
             "faults": faults, "before": before, "halves": halves, "after_normal_match": after_match,
-            "leaks": leaks, "still_serves": still_serves,
+            "leaks": leaks, "still_serves": still_serves, "heap_after_first_part": _heap_digest(heap),
             "load_avg": os.getloadavg()}
+
+
+def _heap_digest(heap: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not heap:
+        return None
+    return {"traced_kib": heap["traced_kib"], "growth_kib": heap.get("growth_kib"),
+            "memo_caches": heap.get("memo_caches"), "caches": heap.get("caches"),
+            "sites": [{"kib": x["kib"], "blocks": x["blocks"], "at": x["traceback"][-3:]}
+                      for x in heap.get("sites", [])]}
 
 
 def print_table(res: dict[str, Any]) -> None:
@@ -208,10 +233,10 @@ def print_table(res: dict[str, Any]) -> None:
     print(f"server log errors: {res['server_log_faults']}")
     for s in res["server_log_samples"][:3]:
         print(f"    {s}")
-    b, h1, h2 = res["before"], res["halves"][0], res["halves"][1]
+    b = res["before"]
     print(f"{'':<22} {'live':>6} {'conns':>6} {'RSS MiB':>8} {'fds':>5} {'inputs/s':>9}")
     print(f"{'before':<22} {b['live_matches']:>6} {b['open_connections']:>6} {b['rss_mib']:>8} {b['fds']!s:>5}")
-    for name, h in (("after half 1", h1), ("after half 2", h2)):
+    for name, h in ((f"after part {i + 1}/{res['parts']}", h) for i, h in enumerate(res["halves"])):
         print(f"{name:<22} {h['live_matches']:>6} {h['open_connections']:>6} {h['rss_mib']:>8} {h['fds']!s:>5} "
               f"{h['inputs_per_s']:>9}")
     a = res["after_normal_match"]
@@ -219,6 +244,11 @@ def print_table(res: dict[str, Any]) -> None:
           f"{a['fds']!s:>5}")
     print(f"faults: {res['faults']}; leaks: {res['leaks']}; plays a normal match afterwards: {res['still_serves']}; "
           f"load average {tuple(round(x, 1) for x in res['load_avg'])}")
+    if heap := res.get("heap_after_first_part"):
+        print(f"server Python heap: {heap['traced_kib']} KiB traced, {heap['growth_kib']} KiB grown after part 1; "
+              f"memo caches [entries, bound]: {heap['memo_caches']}; tables: {heap['caches']}")
+        for site in heap["sites"]:
+            print(f"  {site['kib']:>9} KiB {site['blocks']:>6} blocks  {' <- '.join(reversed(site['at']))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,9 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--serve", action="store_true", help="fuzz Ray Serve (HAProxy) instead of the baseline")
     parser.add_argument("--drain-s", type=float, default=60.0, help="how long leaked-looking matches may take to go")
+    parser.add_argument("--parts", type=int, default=2,
+                        help="split the inputs into this many parts, measuring leaks after each (at least 2)")
+    parser.add_argument("--debug-memory", action="store_true",
+                        help="trace the server's Python heap; report where it grew after the first part")
     parser.add_argument("--json", action="store_true")
     ns = parser.parse_args(argv)
-    res = run(ns.per_type, ns.workers, ns.seed, ns.serve, ns.drain_s)
+    if ns.parts < 2:
+        parser.error("--parts must be at least 2")
+    res = run(ns.per_type, ns.workers, ns.seed, ns.serve, ns.drain_s, ns.parts, ns.debug_memory)
     print(json.dumps(res, indent=1) if ns.json else "", end="\n" if ns.json else "")
     if not ns.json:
         print_table(res)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import ray
 
-TASK_EVENTS_IN_GCS = 10_000  # tasks whose events the local GCS keeps (Ray's default: 100,000)
+TASK_EVENTS_IN_GCS = 2_000  # tasks whose events the local GCS keeps (Ray's default: 100,000)
 
 
 def package_parent() -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import ray
 
+from fraudarena.arena.memo import scale_for_matches, set_memo_scale
 from fraudarena.cluster import naming
 from fraudarena.served.live_match import set_conn_probe
 from fraudarena.served.match_host import MatchHost
@@ -31,17 +32,30 @@ class MatchActor:
         self.key = key
         self.directory = directory
         self._history = None
+        set_memo_scale(scale_for_matches(capacity))  # memo caches sized for this actor's matches, not training's
         set_conn_probe(naming.conn_alive)  # seats of a dead replica's sockets are free (docs/protocol.md#reconnecting)
         self.host = MatchHost(self.settings, capacity, on_archive=self._archive, on_summary=self._summary)
         self._heap = HeapTrace(self.settings.debug_memory)
+        self._released = asyncio.Event()  # set by ``recycle``: ends the watches of the busy period before it
+        self._watching = 0  # ``watch`` calls pending here
 
     async def ready(self) -> str:
         return self.key
 
     async def watch(self, wait_s: float) -> bool:
-        """Answer after ``wait_s``: the directory keeps one pending to learn at once that this actor died."""
-        await asyncio.sleep(wait_s)
-        return True
+        """Answer after ``wait_s`` (True), or at once when the actor is recycled (False): the directory keeps one
+        pending on a busy actor to learn at once that it died. Cancelling the directory's await does not end the
+        call here, so a recycle must: each match would otherwise leave a call pending in both processes for
+        ``wait_s`` (docs/operations.md#memory)."""
+        released = self._released
+        self._watching += 1
+        try:
+            await asyncio.wait_for(released.wait(), wait_s)
+            return False
+        except TimeoutError:
+            return True
+        finally:
+            self._watching -= 1
 
     # ----- hooks -------------------------------------------------------------------------------------
     async def _archive(self, entries: list[dict[str, Any]]) -> None:
@@ -83,6 +97,8 @@ class MatchActor:
     async def recycle(self) -> dict[str, Any]:
         """Drop everything from earlier matches; the actor goes back to the pool."""
         self.host.clear()
+        self._released.set()
+        self._released = asyncio.Event()
         return self.host.debug_info()
 
     async def debug_info(self) -> dict[str, Any]:
@@ -90,8 +106,10 @@ class MatchActor:
         info["key"] = self.key
         info["actor_id"] = ray.get_runtime_context().get_actor_id()
         info["calls"] = self.host.call_counts()
+        info["watches"] = self._watching
         return info
 
     async def debug_memory(self, baseline: bool = False, top: int = 15) -> dict[str, Any]:
         """This actor's heap report (``debug_memory``; empty when off) and the sizes of its host's tables."""
-        return {"key": self.key, "heap": self._heap.report(baseline, top), "host": self.host.table_sizes()}
+        return {"key": self.key, "heap": self._heap.report(baseline, top),
+                "host": {**self.host.table_sizes(), "watches": self._watching}}

@@ -3,8 +3,8 @@
 Used by the ``debug_memory`` setting (docs/operations.md#memory): the Serve replica, the directory and every
 match actor each keep a :class:`HeapTrace`; ``GET /api/v1/debug/memory`` gathers their reports, and
 ``benchmarks/soak.py --debug-memory`` prints them. A report is the traced total, the allocation sites that
-grew most since the baseline snapshot, and :func:`memo_caches`: the bounded memo caches of the rules and
-the house bots (their entries grow with the texts seen until the bound, then stay there).
+grew most since the baseline snapshot, and the fill of the bounded memo caches of the rules and the house
+bots (``arena/memo.py``: their entries grow with the texts seen until the bound, then stay there).
 """
 
 from __future__ import annotations
@@ -13,21 +13,9 @@ import gc
 import tracemalloc
 from typing import Any
 
+from fraudarena.arena.memo import memo_caches
+
 FRAMES = 10  # traceback depth of each traced allocation
-
-
-def _memo_functions() -> dict[str, Any]:
-    from fraudarena.agents.bots import belief
-    from fraudarena.arena import audit, generation, texts
-
-    return {"texts.markers": texts._markers, "audit.is_gibberish": audit.is_gibberish,
-            "audit.token_kind": audit._token_kind, "audit.copy_shape": audit._copy_shape,
-            "generation.group_table": generation._group_table, "belief.surface_ll": belief._surface_ll}
-
-
-def memo_caches() -> dict[str, list[int]]:
-    """``[entries, bound]`` of each memo cache in this process."""
-    return {name: [fn.cache_info().currsize, fn.cache_info().maxsize] for name, fn in _memo_functions().items()}
 
 
 class HeapTrace:

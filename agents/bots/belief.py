@@ -25,10 +25,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from fraudarena.arena import evidence, spec
+from fraudarena.arena.memo import memo
 
 Belief = tuple[float, float, float]
 NEG_INF = float("-inf")
@@ -71,7 +71,7 @@ def log_prior(task_id: str, max_proposals: int) -> Belief:
     return (_log(counts[0] / total), _log(counts[1] / total), _log(counts[2] / total))
 
 
-@lru_cache(maxsize=4096)
+@memo(4096)
 def _surface_ll(category: str, pushy: bool, core: bool) -> Belief:
     group = spec.CATEGORY_BY_ID[category].group if category in spec.CATEGORY_BY_ID else "M"
     gi = _GROUP_INDEX[group]

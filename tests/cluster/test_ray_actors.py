@@ -58,6 +58,24 @@ def test_recycled_actor_carries_nothing_over(ray_cluster, instance):
     assert ray.get(history.summary.remote(first["match_id"]))["status"] == "abandoned"
 
 
+def test_recycling_an_actor_ends_the_directorys_watch_on_it(ray_cluster, instance):
+    """The directory keeps one ``watch`` call pending on a busy actor (600 s). Cancelling its await does not end
+    the call, so before, every match left one pending in the directory and the actor for ten minutes; the
+    directory's memory grew with the matches of the last ten minutes. A recycle now answers it at once."""
+    ray = ray_cluster
+    s = instance(pool_size=1, matches_per_actor=1)
+    directory = naming.directory_handle(s)
+    assert ray.get(directory.ensure_pool.remote()) == 1
+    for seed in (1, 2, 3):  # the same actor, busy and recycled three times
+        m = _create(ray, directory, seed=seed)
+        until(lambda m=m: ray.get(m["actor"].debug_info.remote())["watches"] == 1, what="the directory watches it")
+        ray.get(m["actor"].handle_batch.remote([["delete", m["match_id"], m["admin_token"]]]))
+        key = ray.get(m["actor"].debug_info.remote())["key"]
+        until(lambda key=key: key in ray.get(directory.stats.remote())["pool_keys"], what="actor back in pool")
+        until(lambda m=m: ray.get(m["actor"].debug_info.remote())["watches"] == 0, timeout=10,
+              what="the watch answered on recycle")
+
+
 def test_ended_matches_actors_are_reused_then_trimmed_to_the_pool_size(ray_cluster, instance):
     """Actors of ended matches go back to the pool even beyond ``pool_size`` and serve the next matches (no
     new actor per match: each new actor a replica calls costs it memory Ray never frees); the extras are
