@@ -134,12 +134,13 @@ def profile_core(weights: dict, hidden: int, n: int, steps: int, task: str) -> d
 
         setattr(obj, name, wrapper)
 
-    for name, label in (("_policy", "forward pass, sampling, storage"), ("_propose", "proposals (texts, new ads)"),
+    for name, label in (("_policy", "forward pass, sampling, storage"), ("_proposal", "proposal texts (learned seats)"),
                         ("_finish", "match end (text checks, rewards)"), ("_new_match", "reset (generation)"),
                         ("_pack", "packing trajectories, credit")):
         timed(r, name, label)
     timed(r.features, "update", "feature kernels")
     timed(r.batch, "masks", "mask kernels")
+    timed(r.batch, "propose_many", "proposals: new ads (every seat)")
     timed(r.batch, "step", "rules kernels")
     t0 = time.process_time()
     res = r.run(steps)

@@ -44,6 +44,7 @@ from fraudarena.arena.core.actions import (
     N_CAMO,
     PER_AD,
 )
+from fraudarena.arena.core.batch import Proposal
 from fraudarena.arena.core.layout import (
     AI_AOI,
     AI_ARRIVED,
@@ -783,13 +784,13 @@ class CoreBots:
         if stepped:
             b.step(actions, conf)
             actions[ms] = -1
-        for m in proposals:
-            self._propose(m)
+        if proposals:
+            self.batch.propose_many([self._proposal(m) for m in proposals])
         return self.last_code[ms]
 
-    def _propose(self, m: int) -> None:
-        """Compose the proposal's texts with the bot's own stream and apply it (``ReactiveFraudster.propose``, which
-        the CamouflageFraudster inherits)."""
+    def _proposal(self, m: int) -> Proposal:
+        """Compose the proposal's texts with the bot's own stream (``ReactiveFraudster.propose``, which the
+        CamouflageFraudster inherits); the caller applies it."""
         b = self.batch
         info = b.texts[m]
         rng = self.rngs[m]
@@ -800,7 +801,7 @@ class CoreBots:
         nbase, nslots = int(b.mi[m, MI_NBASE]), int(b.mi[m, MI_NSLOTS])
         earlier = [info.copies[s] for s in range(nbase, nslots)]
         texts = textkit.fresh_plain_texts(rng, category, earlier, MAX_REDRAWS)
-        b.propose(m, category, camo, texts.copy, texts.targeting, texts.landing)
         canon = tuple(sorted(camo, key=TARGETS.index))
         self.last_code[m] = FRAUD_PROPOSE0 + N_CAMO * c + CAMO_INDEX[canon]
         self.last_proposal[m] = (category, camo, texts.copy, texts.targeting, texts.landing)
+        return (m, category, camo, texts.copy, texts.targeting, texts.landing)

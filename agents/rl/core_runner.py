@@ -44,7 +44,7 @@ from fraudarena.agents.rl.runner import (
 from fraudarena.arena.core import CoreBatch
 from fraudarena.arena.core import kernels as K
 from fraudarena.arena.core.actions import FRAUD_PROPOSE0, K_LINK, K_VERDICT, N_FRAUD_ACTIONS, PER_AD, decode_proposal
-from fraudarena.arena.core.batch import max_slots
+from fraudarena.arena.core.batch import Proposal, max_slots
 from fraudarena.arena.core.layout import (
     MI_NLINKS,
     MI_NPROPS,
@@ -307,8 +307,8 @@ class CoreRolloutRunner:
         for m, _ in proposals:
             actions[m] = -1
         b.step(actions, conf)
-        for m, c in proposals:
-            self._propose(m, c)
+        if proposals:
+            self.batch.propose_many([self._proposal(m, c) for m, c in proposals])
         bot_ms = np.nonzero(((phase == PH_FRAUDSTER) & (self.seat[:, 0] == BOT))
                             | ((phase == PH_INVESTIGATOR) & (self.seat[:, 1] == BOT)))[0]
         if len(bot_ms):
@@ -382,13 +382,14 @@ class CoreRolloutRunner:
             p = float(np.clip(self.features.post[m, q, int(k[i]) - K_VERDICT], 0.05, 0.99))
             conf[m] = round(p, 2)
 
-    def _propose(self, m: int, code: int) -> None:
+    def _proposal(self, m: int, code: int) -> Proposal:
+        """A learned Fraudster's proposal code with its texts (plain, no template repetition), to apply."""
         category, camo = decode_proposal(code)
         info = self.batch.texts[m]
         assert info is not None
         earlier = [info.copies[s] for s in sorted(info.proposal_texts)]
         texts = fresh_plain_texts(self.rng, category, earlier, MAX_REDRAWS)
-        self.batch.propose(m, category, camo, texts.copy, texts.targeting, texts.landing)
+        return (m, category, camo, texts.copy, texts.targeting, texts.landing)
 
     # ---------------------------------------------------------------------------------------------
     def _finish(self, m: int) -> int:

@@ -9,6 +9,7 @@ checks the two against each other action by action.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,10 @@ class MatchTexts:
     ident_ids: list[dict[str, int]] = field(default_factory=list)
 
 
+Proposal = tuple[int, str, tuple[str, ...], str, str | None, str | None]
+"""One ``propose_ad``: (match, category, camouflage targets, copy, targeting or None, landing blurb or None)."""
+
+
 class CoreBatch:
     """M matches as arrays; see the module docstring and ``docs/rules.md`` ("The batched core")."""
 
@@ -152,9 +157,10 @@ class CoreBatch:
         self.fraud_mask = np.zeros((m, N_FRAUD_ACTIONS), bool)
         self._pending_matches: set[int] = set()  # matches with proposal text changes waiting for a publish step
         # scratch arrays of _hidden (evidence/classifier seeds, modes, shares, outcomes, classifier draws)
-        self._scratch = (np.zeros(a, np.uint64), np.zeros(a, np.uint64), np.zeros((a, 5), np.int64),
-                         np.zeros(a, np.bool_), np.zeros(a, np.int64), np.zeros((a, N_FIELDS), np.int64),
-                         np.zeros((a, 2)), np.zeros((a, 2), np.int64))
+        n = max(a, m)  # a reset's ads, or one new proposal per match
+        self._scratch = (np.zeros(n, np.uint64), np.zeros(n, np.uint64), np.zeros((n, 5), np.int64),
+                         np.zeros(n, np.bool_), np.zeros(n, np.int64), np.zeros((n, N_FIELDS), np.int64),
+                         np.zeros((n, 2)), np.zeros((n, 2), np.int64))
         self.mi[:, MI_PHASE] = 3  # empty slots are done until reset
 
     # -------------------------------------------------------------------------------------------------------------
@@ -195,7 +201,7 @@ class CoreBatch:
             info.styles.append(ad.style)
             info.text_seeds.append(ad.text_seed)
         n_base = len(base)
-        self._hidden(m, 0, base, info)
+        self._hidden(np.full(len(base), m), np.arange(len(base)), base, [info] * len(base))
         mi[MI_TASK] = TASK_INDEX[task_id]
         mi[MI_PHASE] = PH_FRAUDSTER
         mi[MI_ROUND] = 1
@@ -222,30 +228,30 @@ class CoreBatch:
         self.texts[m] = info
         self._pending_matches.discard(m)
 
-    def _hidden(self, m: int, first: int, ads: list[Any], info: MatchTexts) -> None:
-        """Evidence outcomes, classifier draws and identifiers of the ads in slots ``first, first + 1, ...`` (the
-        referee's streams, compiled draws). Slices, not index lists: a proposal's single ad pays no fancy indexing."""
+    def _hidden(self, ms: np.ndarray, ss: np.ndarray, ads: Sequence[Any], infos: Sequence[MatchTexts]) -> None:
+        """Evidence outcomes, classifier draws and identifiers of ``ads[i]`` in match ``ms[i]``, slot ``ss[i]`` (the
+        referee's streams, compiled draws): a reset's ads, or the new proposals of several matches in one call."""
         n = len(ads)
-        sl = slice(first, first + n)
         ev, cl, modes, shares, n_pay, outc, cls_u, vals = (a[:n] for a in self._scratch)
-        task_id, seed = info.task_id, info.seed
-        ev[:] = [stream_seed(task_id, seed, f"evidence/{ad.ad_id}") for ad in ads]
-        cl[:] = [stream_seed(task_id, seed, f"classifier/{ad.ad_id}") for ad in ads]
+        pairs = list(zip(ads, infos, strict=True))
+        ev[:] = [stream_seed(info.task_id, info.seed, f"evidence/{ad.ad_id}") for ad, info in pairs]
+        cl[:] = [stream_seed(info.task_id, info.seed, f"classifier/{ad.ad_id}") for ad, info in pairs]
         modes[:] = [[_LABEL_INDEX[ad.mode(t)] for t in _EVIDENCE_TARGETS] for ad in ads]
         shares[:] = [ad.shares_fingerprint for ad in ads]
         n_pay[:] = [ad.n_on_payment for ad in ads]
         draw_ads(ev, cl, modes, shares, n_pay, outc, cls_u, vals)
-        self.outc[m, sl] = outc
-        self.ai[m, sl, AI_AOI] = vals[:, 0]
-        self.ai[m, sl, AI_OVERLAP] = vals[:, 1]
-        self.af[m, sl, AF_CU1] = cls_u[:, 0]
+        self.outc[ms, ss] = outc
+        self.ai[ms, ss, AI_AOI] = vals[:, 0]
+        self.ai[ms, ss, AI_OVERLAP] = vals[:, 1]
+        self.af[ms, ss, AF_CU1] = cls_u[:, 0]
         u2s = cls_u[:, 1].tolist()  # the two confidences a pull can show (the evidence module's function)
-        self.af[m, sl, AF_CCONF_UNSAFE] = [classifier_confidence(True, u2) for u2 in u2s]
-        self.af[m, sl, AF_CCONF_SAFE] = [classifier_confidence(False, u2) for u2 in u2s]
-        ident = info.ident_ids  # identifiers as match-local integers, in first-seen order per field
-        self.ai[m, sl, AI_ID0:AI_ID0 + len(IDENT_FIELDS)] = [
-            [ids.setdefault(getattr(ad, name), len(ids) + 1) for ids, name in zip(ident, IDENT_FIELDS, strict=True)]
-            for ad in ads]
+        self.af[ms, ss, AF_CCONF_UNSAFE] = [classifier_confidence(True, u2) for u2 in u2s]
+        self.af[ms, ss, AF_CCONF_SAFE] = [classifier_confidence(False, u2) for u2 in u2s]
+        # identifiers as match-local integers, in first-seen order per field
+        self.ai[ms, ss, AI_ID0:AI_ID0 + len(IDENT_FIELDS)] = [
+            [ids.setdefault(getattr(ad, name), len(ids) + 1) for ids, name in zip(info.ident_ids, IDENT_FIELDS,
+                                                                                  strict=True)]
+            for ad, info in pairs]
 
     # -------------------------------------------------------------------------------------------------------------
     def step(self, actions: np.ndarray, conf: np.ndarray) -> np.ndarray:
@@ -317,8 +323,65 @@ class CoreBatch:
     def propose(self, m: int, category: str, camouflage: tuple[str, ...], ad_copy: str,
                 targeting: str | None = None, blurb: str | None = None) -> None:
         """``propose_ad`` for match ``m`` (the referee's checks and effects). Raises ArenaError if illegal."""
-        mi, info = self.mi[m], self.texts[m]
-        assert info is not None and info.used is not None
+        self.propose_many([(m, category, camouflage, ad_copy, targeting, blurb)])
+
+    def propose_many(self, items: Sequence[Proposal]) -> None:
+        """``propose_ad`` in several matches at once, at most one item per match: each item has the effects
+        :meth:`propose` would have, and the new ads' evidence and classifier draws are made in one compiled
+        call. Raises ArenaError, before any item takes effect, if one is illegal."""
+        if len({it[0] for it in items}) != len(items):
+            raise ValueError("propose_many takes at most one proposal per match")
+        checked = [self._check_proposal(m, category, camouflage) for m, category, camouflage, *_ in items]
+        ads, ms, ss = [], [], []
+        for (m, category, _camo, ad_copy, _targeting, _blurb), (slot, c, camo) in zip(items, checked, strict=True):
+            info = self.texts[m]
+            assert info is not None and info.used is not None
+            ad = create_proposal(info.task_id, info.seed, slot, category, camo, info.used)
+            s = int(self.mi[m, MI_NSLOTS])
+            row = self.ai[m, s]
+            row[:] = 0
+            self.af[m, s] = 0.0
+            self.outc[m, s] = 0
+            row[AI_LABEL] = _FRAUD
+            row[AI_CAT] = c
+            row[AI_GROUP] = CAT_GROUP[c]
+            row[AI_CORE] = 1 if ad.country in CORE_COUNTRY_SET else 0
+            row[AI_MARKERS] = marker_bits(copy_markers(ad_copy))
+            row[AI_RING] = -1
+            row[AI_KEY] = id_sort_key(ad.ad_id)
+            row[AI_ROOT] = s
+            row[AI_PMARKERS] = NO_PENDING
+            row[AI_PROPOSAL] = 1
+            row[AI_SLOT] = slot
+            row[AI_STAGED] = 1
+            row[AI_STATUS] = ST_PENDING
+            row[AI_CMODE] = LABELS.index(ad.mode("policy_classifier"))
+            self.af[m, s, AF_SEVERITY] = ad.severity
+            self.af[m, s, AF_IMPACT] = ad.impact
+            ads.append(ad)
+            ms.append(m)
+            ss.append(s)
+        if not ads:
+            return
+        self._hidden(np.array(ms), np.array(ss), ads, [self.texts[m] for m in ms])  # type: ignore[misc]
+        for (m, category, camo, ad_copy, targeting, blurb), ad, s in zip(items, ads, ss, strict=True):
+            info = self.texts[m]
+            assert info is not None
+            info.ad_ids.append(ad.ad_id)
+            info.styles.append("plain")
+            info.text_seeds.append(ad.text_seed)
+            info.copies[s] = ad_copy
+            info.proposal_texts[s] = (ad_copy, targeting or compose("targeting", category, "plain", ad.text_seed),
+                                      blurb or compose("landing", category, "plain", ad.text_seed))
+            self.mi[m, MI_NSLOTS] = s + 1
+            self.mi[m, MI_NPROPS] += 1
+            self.mi[m, MI_CAMO_USED] += len(camo)
+        for m in ms:
+            self._capped(m)
+
+    def _check_proposal(self, m: int, category: str, camouflage: tuple[str, ...]) -> tuple[int, int, tuple[str, ...]]:
+        """The referee's checks of a ``propose_ad`` in match ``m``: (its proposal slot, category index, camouflage)."""
+        mi = self.mi[m]
         if mi[MI_PHASE] != PH_FRAUDSTER:
             raise ArenaError("phase_violation", "it is not the fraudster's turn")
         slot = int(mi[MI_NPROPS])
@@ -330,39 +393,7 @@ class CoreBatch:
         camo = tuple(camouflage)
         if len(camo) > mi[MI_CAMO_ALLOW] - mi[MI_CAMO_USED]:
             raise illegal(f"camouflage of {len(camo)} targets exceeds the allowance left")
-        ad = create_proposal(info.task_id, info.seed, slot, category, camo, info.used)
-        s = int(mi[MI_NSLOTS])
-        row = self.ai[m, s]
-        row[:] = 0
-        self.af[m, s] = 0.0
-        self.outc[m, s] = 0
-        row[AI_LABEL] = LABELS.index("fraud")
-        row[AI_CAT] = c
-        row[AI_GROUP] = CAT_GROUP[c]
-        row[AI_CORE] = 1 if ad.country in CORE_COUNTRY_SET else 0
-        row[AI_MARKERS] = marker_bits(copy_markers(ad_copy))
-        row[AI_RING] = -1
-        row[AI_KEY] = id_sort_key(ad.ad_id)
-        row[AI_ROOT] = s
-        row[AI_PMARKERS] = NO_PENDING
-        row[AI_PROPOSAL] = 1
-        row[AI_SLOT] = slot
-        row[AI_STAGED] = 1
-        row[AI_STATUS] = ST_PENDING
-        row[AI_CMODE] = LABELS.index(ad.mode("policy_classifier"))
-        self.af[m, s, AF_SEVERITY] = ad.severity
-        self.af[m, s, AF_IMPACT] = ad.impact
-        self._hidden(m, s, [ad], info)
-        info.ad_ids.append(ad.ad_id)
-        info.styles.append("plain")
-        info.text_seeds.append(ad.text_seed)
-        info.copies[s] = ad_copy
-        info.proposal_texts[s] = (ad_copy, targeting or compose("targeting", category, "plain", ad.text_seed),
-                                  blurb or compose("landing", category, "plain", ad.text_seed))
-        mi[MI_NSLOTS] = s + 1
-        mi[MI_NPROPS] = slot + 1
-        mi[MI_CAMO_USED] += len(camo)
-        self._capped(m)
+        return slot, c, camo
 
     def modify(self, m: int, slot_index: int, new_copy: str | None = None, new_blurb: str | None = None) -> None:
         """``modify_pending_ad`` for match ``m``. Raises ArenaError if illegal."""
@@ -406,5 +437,6 @@ class CoreBatch:
 
 _CAT_IDS = tuple(sorted(CATEGORY_INDEX, key=CATEGORY_INDEX.__getitem__))
 _LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
+_FRAUD = _LABEL_INDEX["fraud"]
 _EVIDENCE_TARGETS = TARGETS[:5]
 
