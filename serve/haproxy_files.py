@@ -85,10 +85,14 @@ def _alive(pid: int) -> bool:
 
 def reap_orphans() -> list[int]:
     """Kill Ray Serve's HAProxy processes whose parent is gone (adopted by PID 1); returns their pids."""
+    return _kill([pid for pid, parent, config in haproxy_processes()
+                  if _is_ray_config(config) and (parent == 1 or not _alive(parent))])
+
+
+def _kill(pids: list[int]) -> list[int]:
+    """SIGKILL each of ``pids``; returns those the signal reached."""
     killed = []
-    for pid, parent, config in haproxy_processes():
-        if not _is_ray_config(config) or (parent != 1 and _alive(parent)):
-            continue
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -133,17 +137,8 @@ def stop_owned(owned: list[tuple[int, Path]], timeout_s: float = 5.0) -> list[in
 
     Returns the pids it killed. A pid that now belongs to another process is left alone.
     """
-    wanted = dict(owned)
     current = {pid: config for pid, _parent, config in haproxy_processes()}
-    killed = []
-    for pid, config in wanted.items():
-        if current.get(pid) != config or not is_running(pid):
-            continue
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            continue
-        killed.append(pid)
+    killed = _kill([pid for pid, config in owned if current.get(pid) == config and is_running(pid)])
     deadline = time.monotonic() + timeout_s
     while any(is_running(pid) for pid in killed) and time.monotonic() < deadline:
         time.sleep(0.05)
