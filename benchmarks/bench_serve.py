@@ -46,7 +46,8 @@ from fraudarena.serve.baseline import free_port
 
 BENCH_ARGS = {"rate_per_s": 100000, "rate_burst": 100000, "max_live_matches": 10000, "done_linger_s": 30,
               "idle_ttl_s": 3600, "turn_timeout_s": 600, "create_per_min": 1e9, "create_burst": 100000,
-              "debug_calls": True}
+              "debug_calls": True,
+              "max_unjoined_matches": 100000}  # the memory probe creates 100 idle matches at once
 
 
 def mem_available_mib() -> float:
