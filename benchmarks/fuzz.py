@@ -40,6 +40,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))
 import fuzz_inputs as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from soak import debug_memory_report, heap_summary, print_heap
+
 from fraudarena.serve.baseline import free_port
 
 LOG_FAULT_MARKERS = ("Exception in ASGI application", "Traceback (most recent call last)", "ERROR:")
@@ -161,19 +164,11 @@ def probe(server, base_live: int, drain_s: float) -> dict[str, Any]:
             "fds": server_fds(server)}
 
 
-def _heap(http: str, baseline: bool) -> dict[str, Any] | None:
-    """The server's heap report (``debug_memory``); None when it is off or does not answer."""
-    with contextlib.suppress(httpx.HTTPError, ValueError):
-        r = httpx.get(f"{http}/api/v1/debug/memory", params={"baseline": baseline, "top": 8}, timeout=120)
-        return r.json() if r.status_code == 200 else None
-    return None
-
-
 def run(per_type: int, workers: int, seed: int, serve: bool, drain_s: float, parts: int = 2,
         debug_memory: bool = False) -> dict[str, Any]:
     args = dict(F.FUZZ_ARGS, debug_memory=debug_memory)
     server_cls = ServeServer if serve else BaselineServer
-    heap = None
+    heap: dict[str, Any] | None = None
     with server_cls(args) as server:
         base_live = F.live_matches(server.http)
         before = probe(server, base_live, drain_s)
@@ -191,10 +186,11 @@ def run(per_type: int, workers: int, seed: int, serve: bool, drain_s: float, par
             halves.append({"wall_s": round(wall, 1), "inputs_per_s": round(4 * n / wall, 1),
                            **probe(server, base_live, drain_s)})
             if debug_memory and part == 0:
-                _heap(server.http, baseline=True)  # the heap after the first part is the baseline
+                debug_memory_report(server.http, baseline=True)  # the heap after the first part is the baseline
         wall = time.perf_counter() - t0
         if debug_memory:
-            heap = _heap(server.http, baseline=False)
+            report = debug_memory_report(server.http, baseline=False)
+            heap = {**heap_summary(report), "caches": report.get("caches")} if report else None
         # The server still plays a normal match after all that.
         finals = asyncio.run(F.normal_match(server.ws, 3))
         still_serves = all(f["done"] for f in finals.values())
@@ -208,17 +204,8 @@ def run(per_type: int, workers: int, seed: int, serve: bool, drain_s: float, par
             "parts": parts, "wall_s": round(wall, 1), "endpoints": {k: t.as_dict() for k, t in totals.items()},
             "server_log_faults": len(log_faults), "server_log_samples": log_faults[:10],
             "faults": faults, "before": before, "halves": halves, "after_normal_match": after_match,
-            "leaks": leaks, "still_serves": still_serves, "heap_after_first_part": _heap_digest(heap),
+            "leaks": leaks, "still_serves": still_serves, "heap_after_first_part": heap,
             "load_avg": os.getloadavg()}
-
-
-def _heap_digest(heap: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not heap:
-        return None
-    return {"traced_kib": heap["traced_kib"], "growth_kib": heap.get("growth_kib"),
-            "memo_caches": heap.get("memo_caches"), "caches": heap.get("caches"),
-            "sites": [{"kib": x["kib"], "blocks": x["blocks"], "at": x["traceback"][-3:]}
-                      for x in heap.get("sites", [])]}
 
 
 def print_table(res: dict[str, Any]) -> None:
@@ -245,10 +232,8 @@ def print_table(res: dict[str, Any]) -> None:
     print(f"faults: {res['faults']}; leaks: {res['leaks']}; plays a normal match afterwards: {res['still_serves']}; "
           f"load average {tuple(round(x, 1) for x in res['load_avg'])}")
     if heap := res.get("heap_after_first_part"):
-        print(f"server Python heap: {heap['traced_kib']} KiB traced, {heap['growth_kib']} KiB grown after part 1; "
-              f"memo caches [entries, bound]: {heap['memo_caches']}; tables: {heap['caches']}")
-        for site in heap["sites"]:
-            print(f"  {site['kib']:>9} KiB {site['blocks']:>6} blocks  {' <- '.join(reversed(site['at']))}")
+        print_heap("server (baseline: the end of part 1)", heap)
+        print(f"  server tables at the end: {heap.get('caches')}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,10 +17,11 @@ Loopback only; stops by itself (the run is bounded by N and M; a match has ``--m
 every match, seat and cache then lives in one Python process, so its memory is our code's alone, apart
 from Ray's processes.
 
-``--debug-memory`` turns on allocation tracing (``debug_memory``, a few % slower) in the replica, the directory
+``--debug-memory`` turns on allocation tracing (``debug_memory``) in the replica, the directory
 and every match actor: each heap is baselined at the end of the warm-up and the report adds each Python heap's
 growth after it, the allocation sites that grew most and the fill of the memo caches
-(``GET /api/v1/debug/memory``), to tell our objects from Ray's own memory.
+(``GET /api/v1/debug/memory``), to tell our objects from Ray's own memory. Tracing every process is slow (step
+latency about 5× here), so read memory, not latency, from such a run.
 """
 
 from __future__ import annotations
@@ -162,14 +163,14 @@ def _pct(xs: list[float], q: float) -> float | None:
     return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 1)
 
 
-def _debug_memory(http: str, baseline: bool) -> dict[str, Any] | None:
+def debug_memory_report(http: str, baseline: bool) -> dict[str, Any] | None:
     with contextlib.suppress(httpx.HTTPError, ValueError):
         r = httpx.get(f"{http}/api/v1/debug/memory", params={"baseline": baseline, "top": 8}, timeout=120)
         return r.json() if r.status_code == 200 else None
     return None
 
 
-def _heap_summary(report: dict[str, Any] | None) -> dict[str, Any]:
+def heap_summary(report: dict[str, Any] | None) -> dict[str, Any]:
     """Traced total, growth since the baseline, memo-cache fill and the sites that grew most, of one process."""
     if not report:
         return {}
@@ -194,7 +195,7 @@ async def run_load(server: Server, n: int, minutes: float, concurrency: int, mat
             per_minute.append({"minute": len(per_minute) + 1, "t_s": round(now, 1), **memory(sid),
                                "live_matches": await asyncio.to_thread(_live, server.http)})
             if heap_baseline_min is not None and len(per_minute) == heap_baseline_min:
-                await asyncio.to_thread(_debug_memory, server.http, True)
+                await asyncio.to_thread(debug_memory_report, server.http, True)
             minute_end += 60.0
         if started < n and now >= started * interval:
             if soak.in_flight < concurrency:
@@ -227,17 +228,17 @@ async def run_load(server: Server, n: int, minutes: float, concurrency: int, mat
         kinds[k] = kinds.get(k, 0) + 1
     all_lat = [x for _, x in soak.steps]
     heap = None
-    if heap_baseline_min is not None and (after := await asyncio.to_thread(_debug_memory, server.http, False)):
-        heap = {**_heap_summary(after), "caches": after.get("caches")}
+    if heap_baseline_min is not None and (after := await asyncio.to_thread(debug_memory_report, server.http, False)):
+        heap = {**heap_summary(after), "caches": after.get("caches")}
         if procs := after.get("processes"):
-            heap["directory"] = {**_heap_summary(procs.get("directory")), "tables": procs.get("directory_tables")}
+            heap["directory"] = {**heap_summary(procs.get("directory")), "tables": procs.get("directory_tables")}
             actors = [a for a in procs.get("match_actors", []) if a.get("heap")]
             grown = [a["heap"].get("growth_kib") or 0.0 for a in actors]
             keys = actors[0]["host"] if actors else {}
             heap["match_actors"] = {
                 "count": len(actors), "growth_after_warmup_kib": round(sum(grown), 1),
                 "host_tables_max": {k: max(a["host"][k] for a in actors) for k in keys},
-                "biggest": _heap_summary(max(actors, key=lambda a: a["heap"].get("growth_kib") or 0.0)["heap"])
+                "biggest": heap_summary(max(actors, key=lambda a: a["heap"].get("growth_kib") or 0.0)["heap"])
                 if actors else None}
     return {"per_minute": per_minute, "python_heap": heap, "completed": len(soak.done), "errors": len(soak.errors),
             "error_kinds": kinds,
@@ -323,21 +324,22 @@ def print_table(res: dict[str, Any]) -> None:
     if others := res.get("others_growth_after_warmup_mib"):
         print(f"the server's other processes, growth after warm-up by kind (MiB): {others}")
     if heap := res.get("python_heap"):
-        _print_heap("replica", heap)
+        print_heap("replica", heap)
         print(f"  replica tables at the end: {heap.get('caches')}")
         if directory := heap.get("directory"):
-            _print_heap("directory", directory)
+            print_heap("directory", directory)
             print(f"  directory tables at the end: {directory.get('tables')}")
         if actors := heap.get("match_actors"):
             print(f"match actors: {actors['count']}, Python heaps grew {actors['growth_after_warmup_kib']} KiB "
                   f"together after warm-up; largest host tables: {actors['host_tables_max']}")
             if actors.get("biggest"):
-                _print_heap("the actor that grew most", actors["biggest"])
+                print_heap("the actor that grew most", actors["biggest"])
 
 
-def _print_heap(name: str, heap: dict[str, Any]) -> None:
+def print_heap(name: str, heap: dict[str, Any]) -> None:
+    """One process's :func:`heap_summary`: totals, memo-cache fill, and the sites that grew most."""
     print(f"{name} Python heap: {heap.get('traced_kib')} KiB traced, {heap.get('growth_after_warmup_kib')} KiB grown "
-          f"after warm-up; memo caches [entries, bound]: {heap.get('memo_caches')}; sites that grew most:")
+          f"since its baseline; memo caches [entries, bound]: {heap.get('memo_caches')}; sites that grew most:")
     for site in heap.get("top_sites", []):
         print(f"  {site['kib']:>9} KiB {site['blocks']:>6} blocks  {' <- '.join(reversed(site['at']))}")
 

@@ -19,7 +19,7 @@ FRAMES = 10  # traceback depth of each traced allocation
 
 
 class HeapTrace:
-    """Allocation tracing of this process (started once; costs a few % of speed while on)."""
+    """Allocation tracing of this process (started once; allocation-heavy code runs several times slower)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled

@@ -86,9 +86,10 @@ class ArenaSettings(BaseModel):
                               "call (those that queued while the previous call was in flight); 1 turns coalescing off.")
     debug_calls: bool = Field(False, description="Serve GET /api/v1/debug/calls: this replica's calls to its match "
                               "hosts by kind (benchmarks/bench_serve.py).")
-    debug_memory: bool = Field(False, description="Trace this replica's Python allocations (tracemalloc, a few "
-                               "% slower) and serve GET /api/v1/debug/memory: growth by allocation site since a "
-                               "baseline (benchmarks/soak.py).")
+    debug_memory: bool = Field(False, description="Trace the Python allocations of the replica, the directory and "
+                               "every match actor (tracemalloc; several times slower) and serve GET "
+                               "/api/v1/debug/memory: growth by allocation site since a baseline "
+                               "(benchmarks/soak.py).")
     public_url: str = Field("", description="Base ws:// URL advertised in POST /matches answers.")
     # Learned house bots: "policy:<name>" plays the checkpoint directory mapped to <name> here.
     policies: dict[str, str] = Field(default_factory=dict,
