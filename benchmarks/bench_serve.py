@@ -6,11 +6,13 @@ level, N matches are played at once, each by three scripted-bot clients over thr
 (127.0.0.1 only). Reported: complete matches/s, round trips/s, p50/p99 step latency, the calls made to
 match hosts per finished match (counted by the replica: coalesced ``handle_batch`` calls, event
 long-polls, and the requests inside the batches; Serve adds one directory → actor ``create`` call per
-match), memory per live match (``POST``-created idle matches, actor included), the machine's load
-average and free memory after each level, and each figure as a ratio to the baseline measured in the
-same run. ``--live`` also creates that many idle live matches on the packed setup and checks a match
-still plays. ``--k1-search`` finds, on the one-actor-per-match setup, the largest number of concurrent
-matches that all finish (doubling, then bisecting, within a time budget). The machine these figures come
+match), memory per live match (``POST``-created idle matches, actor included), the CPU seconds each
+group of processes used per finished match (the bot clients, the baseline server, HAProxy, the Serve
+replica, the match actors, Ray's own processes), the machine's load average and free memory after each
+level, and each figure as a ratio to the baseline measured in the same run. ``--live`` also creates
+that many idle live matches on the packed setup and checks a match still plays. ``--k1-search``
+finds, on the one-actor-per-match setup, the largest number of concurrent matches that all finish
+(doubling, then bisecting, within a time budget). The machine these figures come
 from is shared, so the baseline server stays up beside the Serve setups and plays every level just before
 and just after each Serve level; ratios divide by the mean of those two (``--unpaired``: by the baseline
 setup's level only).
@@ -19,6 +21,8 @@ setup's level only).
     python benchmarks/bench_serve.py --levels 50 --packed 10,100 --skip-k1     # packed setups only
     python benchmarks/bench_serve.py --k1-levels 200 --packed 0                 # 200 matches, one actor each
     python benchmarks/bench_serve.py --levels 50,200 --skip-k1 --variant nocoalesce:coalesce_max=1
+    python benchmarks/bench_serve.py --levels 50 --skip-k1 \
+        --variant samethread:env.RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD=0          # a Ray setting
     python benchmarks/bench_serve.py --levels 1 --skip-k1 --packed 0 --k1-search 600   # K=1 capacity
 """
 
@@ -80,6 +84,9 @@ def match_actor_pss_mib(marker: bytes = b"MatchActor") -> list[float]:
 # ----- servers ---------------------------------------------------------------------------------------
 class Server:
     def __init__(self, kind: str, args: dict[str, Any], proxy: str = "haproxy", start_timeout_s: float = 600) -> None:
+        args = dict(args)
+        # ``env.NAME`` keys are environment variables of the server process (and so of its Ray cluster)
+        self.env = {k[4:]: str(args.pop(k)) for k in list(args) if k.startswith("env.")}
         self.kind, self.args, self.proxy = kind, dict(BENCH_ARGS, **args), proxy
         self.start_timeout_s = start_timeout_s
         self.port = free_port()
@@ -98,7 +105,7 @@ class Server:
             cmd = [sys.executable, "-c", code]
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, env={**os.environ, **self.env})
         deadline = t0 + self.start_timeout_s  # a replica answers once the directory's pool is full
         while True:
             with contextlib.suppress(httpx.HTTPError):
@@ -130,6 +137,55 @@ class Server:
             self.proc.wait()
         with contextlib.suppress(OSError):
             os.unlink(self.args["archive_path"])
+
+
+# ----- CPU by process ------------------------------------------------------------------------------------
+_CPU_GROUPS = (  # (substring of the command line, group), first match wins
+    ("fraudarena.serve.baseline", "baseline server"), ("haproxy", "haproxy"), ("ServeReplica", "serve replica"),
+    ("ProxyActor", "serve proxy"), ("ServeController", "serve controller"), ("MatchActor", "match actors"),
+    ("DirectoryActor", "directory"), ("raylet", "raylet"), ("gcs_server", "gcs"), ("dashboard", "ray dashboard"),
+    ("ray::", "other ray workers"), ("ray/", "other ray processes"),
+)
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_group() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process on the machine, summed per group.
+
+    This process (the benchmark's bot clients) is its own group; processes that match no group are
+    summed under "other". Processes that exit between two snapshots take their CPU with them.
+    """
+    out: dict[str, float] = {}
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if not cmd:
+            continue  # kernel threads
+        seconds = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+        if int(pid) == me:
+            group = "bench clients"
+        else:
+            group = next((g for key, g in _CPU_GROUPS if key in cmd), "other")
+        out[group] = out.get(group, 0.0) + seconds
+    return out
+
+
+def cpu_per_match(before: dict[str, float], after: dict[str, float], matches: int) -> dict[str, float]:
+    """CPU seconds per finished match, per group, between two ``cpu_by_group`` snapshots (groups < 1 ms dropped)."""
+    if not matches:
+        return {}
+    delta = {g: (after.get(g, 0.0) - before.get(g, 0.0)) / matches for g in after}
+    out = {g: round(v, 4) for g, v in sorted(delta.items(), key=lambda kv: -kv[1]) if v >= 0.001}
+    out["total"] = round(sum(v for v in delta.values() if v > 0), 4)
+    return out
 
 
 # ----- load --------------------------------------------------------------------------------------------
@@ -270,9 +326,12 @@ PAIRED_KEYS = ("matches_per_s", "round_trips_per_s", "p50_ms", "p99_ms")
 
 def paired_level(paired: Server, n: int, rounds: int, task_id: str) -> dict[str, Any]:
     """The baseline at level ``n``, played on the baseline server kept up beside the Serve setup."""
+    cpu0 = cpu_by_group()
     res = asyncio.run(_load(paired.ws, n, rounds, task_id))
+    cpu = cpu_per_match(cpu0, cpu_by_group(), res["matches"])
     drain(paired)
-    return {k: res[k] for k in (*PAIRED_KEYS, "errors")} | {"loadavg_1m": round(os.getloadavg()[0], 1)}
+    return {k: res[k] for k in (*PAIRED_KEYS, "errors")} | {"loadavg_1m": round(os.getloadavg()[0], 1),
+                                                             "cpu_s_per_match": cpu}
 
 
 def run_setup(label: str, kind: str, args: dict[str, Any], levels: list[int], proxy: str, task_id: str,
@@ -288,7 +347,9 @@ def run_setup(label: str, kind: str, args: dict[str, Any], levels: list[int], pr
         for n in levels:
             before = paired_level(paired, n, rounds, task_id) if paired is not None else None
             calls_before = host_calls(server)
+            cpu0 = cpu_by_group()
             res = asyncio.run(_load(server.ws, n, rounds, task_id))
+            res["cpu_s_per_match"] = cpu_per_match(cpu0, cpu_by_group(), res["matches"])
             res["loadavg_1m"] = round(os.getloadavg()[0], 1)  # the whole machine's, other tenants included
             res["mem_available_mib"] = round(mem_available_mib())
             drain(server)
@@ -405,8 +466,9 @@ def main() -> None:
     parser.add_argument("--start-timeout", type=float, default=600, help="seconds a server may take to start")
     parser.add_argument("--skip-baseline", action="store_true", help="no uvicorn baseline (no ratios)")
     parser.add_argument("--variant", action="append", default=[],
-                        help="an extra Serve setup NAME:key=value,... (ArenaSettings fields; matches_per_actor "
-                             "defaults to the largest --packed K), run at --levels; repeatable")
+                        help="an extra Serve setup NAME:key=value,... (ArenaSettings fields, or env.VAR=value for an "
+                             "environment variable of that server's Ray cluster; matches_per_actor defaults to the "
+                             "largest --packed K), run at --levels; repeatable")
     parser.add_argument("--k1-search", type=float, default=0,
                         help="seconds for the K=1 capacity search (0: none); runs on its own K=1 server")
     parser.add_argument("--k1-search-max", type=int, default=400, help="largest n the capacity search tries")
@@ -453,7 +515,7 @@ def run_serve_setups(ns: argparse.Namespace, report: dict[str, Any], base: dict[
             args = {"matches_per_actor": max(packed_ks or [1]), "pool_size": 2}
             for kv in filter(None, kvs.split(",")):
                 key, _, value = kv.partition("=")
-                args[key] = json.loads(value)
+                args[key] = value if key.startswith("env.") else json.loads(value)
             var = run_setup(f"serve-{proxy}-{name}", "serve", args, levels, proxy, ns.task, ns.rounds,
                             start_timeout_s=ns.start_timeout, paired=paired)
             var["ratio_to_baseline"] = ratios(var, base)
@@ -479,6 +541,8 @@ def print_report(report: dict[str, Any], as_json: bool) -> None:
                   f"calls/match {row.get('calls_per_match')} (polls {row.get('polls_per_match')})  "
                   f"errors {row['errors']}" + (f" {row['error_kinds']}" if row.get("error_kinds") else "")
                   + (f"  ratio {ratio}" if ratio else ""))
+            if row.get("cpu_s_per_match"):
+                print(f"         CPU s / match: {row['cpu_s_per_match']}")
         if "live" in res:
             print(f"  live: {res['live']}")
         if "capacity_search" in res:
