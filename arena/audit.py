@@ -482,6 +482,14 @@ def ground_truth_flags(record: Mapping[str, Any]) -> list[list[str | None]]:
     return [list(f) for f in sort_flags([*track_a_flags(record), *track_b_flags(record)])]
 
 
+def audit_outcome(record: Mapping[str, Any]) -> tuple[dict[str, float], list[list[str | None]]]:
+    """``plausibility`` and ``ground_truth_flags`` of one record, each proposal's Track-B checks run once."""
+    types = _proposal_types(record)
+    plaus = {ad_id: plausibility_of(ts) for ad_id, ts in types}
+    track_b = [("B", t, ad_id) for ad_id, ts in types for t in ts]
+    return plaus, [list(f) for f in sort_flags([*track_a_flags(record), *track_b])]
+
+
 def _as_triple(flag: Any) -> Flag:
     if isinstance(flag, Mapping):
         return (flag["track"], flag["flag_type"], flag.get("target_ad_id"))

@@ -534,8 +534,7 @@ class RefereeEnvironment:
         self.phase = "done"
         self.turn_count = 0
         rec = self.record()  # the done record without audit results; completed in place below
-        self.plausibility = audit.plausibility(rec)
-        self.ground_truth = [list(f) for f in audit.ground_truth_flags(rec)]
+        self.plausibility, self.ground_truth = audit.audit_outcome(rec)
         truth = {tuple(f) for f in self.ground_truth}
         submitted = {(f["track"], f["flag_type"], f["target_ad_id"]) for f in self.flags}
         fraud = fraudster_reward(self.max_proposals, [

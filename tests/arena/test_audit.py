@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudarena.arena import audit, spec
+from fraudarena.agents import make_bot
+from fraudarena.arena import RefereeEnvironment, audit, spec
+from fraudarena.arena.spec import ROLES
 
 GOOD_COPY = "Shop the new collection of handmade ceramic mugs with free returns for 30 days."
 LONG = "Reviewed the evidence on this ad carefully."  # ≥ 24 chars, cites nothing
@@ -412,6 +414,23 @@ def test_ground_truth_flags_order_and_json() -> None:
     ]
     assert json.loads(json.dumps(gt)) == gt
     assert audit.sort_flags(reversed([tuple(f) for f in gt] * 2)) == [tuple(f) for f in gt]
+
+
+def test_audit_outcome_is_plausibility_and_ground_truth_in_one_pass() -> None:
+    ads = [make_ad("ad_bbbbbb", "fraud"), make_ad("ad_cccccc", "legit"),
+           make_ad("ad_zzzzzz", proposal=True, slot=0, copy="Xq"),
+           make_ad("ad_yyyyyy", proposal=True, slot=1, copy="Xq")]
+    rec = record(ads, [verdict("ad_bbbbbb", "reject", "scam scam", 0.9)])
+    assert audit.audit_outcome(rec) == (audit.plausibility(rec), audit.ground_truth_flags(rec))
+    for task_id, seed in (("task_1", 1), ("task_3", 3), ("task_3", 4)):  # played matches: the referee's use
+        env = RefereeEnvironment(task_id, seed)
+        bots = {role: make_bot("scripted", role, seed) for role in ROLES}
+        while not env.done:
+            role = env.current_role
+            env.apply(role, bots[role].act(env.observe(role)))
+        played = env.record()
+        assert played["plausibility"] == audit.plausibility(played)
+        assert played["audit"]["ground_truth_flags"] == audit.ground_truth_flags(played)
 
 
 def test_f1() -> None:
