@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from .ads import Ad, Ring
+from .core.episode import draw_episode
 from .rng import b32, int_range, member, pick, stream
 from .spec import (
-    ARRIVAL_WEIGHTS,
+    CATEGORIES,
     CATEGORY_BY_ID,
-    CATEGORY_GROUPS,
     CORE_COUNTRIES,
     COUNTRY_GROUP_PROBS,
     GRAY_SEVERITY,
-    GROUP_PROBS,
     IDENTIFIER_KINDS,
+    LABELS,
     OTHER_COUNTRIES,
     REGISTRARS,
     RING_TOPOLOGIES,
     STEM_A,
     STEM_B,
-    STYLE_PROBS,
     TaskSpec,
 )
 
@@ -68,18 +66,6 @@ def _draw_stem(rng: random.Random, used: set[str]) -> str:
             return stem
 
 
-def _draw_kind(rng: random.Random, kind: str, used: UsedIds) -> tuple[tuple[str, str], ...]:
-    """Draw one identifier kind; returns (attribute, value) pairs (``domain`` = registrar then stem)."""
-    if kind == "payment_id":
-        return (("payment_id", _draw_unique(rng, used.payment_id, "pm_", 40, 8)),)
-    if kind == "domain":
-        registrar = _REGISTRAR_NAMES[pick(rng.random(), _REGISTRAR_PROBS)]
-        return (("registrar", registrar), ("domain_stem", _draw_stem(rng, used.domain_stem)))
-    if kind == "targeting_fingerprint":
-        return (("targeting_fingerprint", _draw_unique(rng, used.targeting_fingerprint, "tf_", 30, 6)),)
-    return (("config_fingerprint", _draw_unique(rng, used.config_fingerprint, "cfg_", 30, 6)),)
-
-
 def _set_label_fields(ad: Ad) -> None:
     if ad.label == "fraud":
         cat = CATEGORY_BY_ID[ad.category]
@@ -88,16 +74,6 @@ def _set_label_fields(ad: Ad) -> None:
         ad.fraud_type, ad.severity = "gray_area", GRAY_SEVERITY
     else:
         ad.fraud_type, ad.severity = "", 0.0
-
-
-@lru_cache(maxsize=64)
-def _group_table(pool: tuple[str, ...], label: str) -> tuple[tuple[tuple[str, ...], ...], tuple[float, ...]]:
-    """Non-empty category groups of a pool (canonical order) and their renormalised pick weights (§4.5)."""
-    groups = [(tuple(c for c in pool if CATEGORY_BY_ID[c].group == g), p)
-              for g, p in zip(CATEGORY_GROUPS, GROUP_PROBS[label], strict=True)]
-    live = [(members, p) for members, p in groups if members]
-    total = sum(p for _, p in live)
-    return tuple(m for m, _ in live), tuple(p / total for _, p in live)
 
 
 @dataclass
@@ -111,97 +87,51 @@ class Episode:
 
 
 def generate_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -> Episode:
-    """Generate the base ads, late arrivals, rings and identifiers of a match (docs/rules.md §4.5)."""
-    rng = stream(task_id, seed, "episode")
-    r = rng.random
+    """Generate the base ads, late arrivals, rings and identifiers of a match (docs/rules.md §4.5).
+
+    The draws run compiled (``core/episode.py``); this turns their integers into ads, rings and the
+    identifier texts.
+    """
+    arr = draw_episode(task, task_id, seed, max_rounds)
     used = UsedIds()
-    pool = task.category_pool
-
-    # Step 1: base ads in generation order.
-    labels = ["legit"] * task.n_legit + ["fraud"] * task.n_fraud + ["gray"] * task.n_gray
     base: list[Ad] = []
-    for label in labels:
-        ad_id = _draw_unique(rng, used.ad_id, "ad_", 30, 6)
-        members, weights = _group_table(pool, label)
-        in_group = members[pick(r(), weights)]
-        category = member(r(), in_group)
-        ad = Ad(ad_id, label, category, CATEGORY_BY_ID[category].group)
-        ad.style = _STYLES[pick(r(), STYLE_PROBS[label])]
-        ad.text_seed = int(r() * 4294967296)
-        core = pick(r(), COUNTRY_GROUP_PROBS[label]) == 0
-        ad.country = member(r(), CORE_COUNTRIES if core else OTHER_COUNTRIES)
+    ids, advs, pays, tfs, cfgs, stems = (used.ad_id, used.advertiser_id, used.payment_id,
+                                         used.targeting_fingerprint, used.config_fingerprint, used.domain_stem)
+    for (ad_v, lab, cat_i, style, text_seed, core, country, late_round, _ring, adv_v, pay_v, reg, stem_a, stem_b,
+         stem_n, tf_v, cfg_v) in arr.ads.tolist():
+        cat = CATEGORIES[cat_i]
+        ad = Ad("ad_" + b32(ad_v, 6), LABELS[lab], cat.id, cat.group)
+        ad.style = _STYLES[style]
+        ad.text_seed = text_seed
+        ad.country = (CORE_COUNTRIES if core else OTHER_COUNTRIES)[country]
+        if late_round:
+            ad.late_round = late_round
         _set_label_fields(ad)
+        ad.advertiser_id = "adv_" + b32(adv_v, 6)
+        ad.payment_id = "pm_" + b32(pay_v, 8)
+        ad.registrar = _REGISTRAR_NAMES[reg]
+        ad.domain_stem = STEM_A[stem_a] + STEM_B[stem_b] + (str(stem_n) if stem_n > 0 else "")
+        ad.targeting_fingerprint = "tf_" + b32(tf_v, 6)
+        ad.config_fingerprint = "cfg_" + b32(cfg_v, 6)
+        ids.add(ad.ad_id)
+        advs.add(ad.advertiser_id)
+        pays.add(ad.payment_id)
+        stems.add(ad.domain_stem)
+        tfs.add(ad.targeting_fingerprint)
+        cfgs.add(ad.config_fingerprint)
         base.append(ad)
-
-    # Step 2: late arrivals, weighted draws without replacement.
-    n_late = task.late_arrivals if max_rounds > 1 else 0
-    remaining = list(base)
-    late: list[Ad] = []
-    for k in range(n_late):
-        total = sum(ARRIVAL_WEIGHTS[a.label] for a in remaining)
-        x = r() * total
-        acc = 0
-        chosen = len(remaining) - 1
-        for i, a in enumerate(remaining):
-            acc += ARRIVAL_WEIGHTS[a.label]
-            if x < acc:
-                chosen = i
-                break
-        ad = remaining.pop(chosen)
-        ad.late_round = 2 + (k % (max_rounds - 1))
-        late.append(ad)
-
-    # Step 3: rings.
     rings: list[Ring] = []
-    if task.n_rings > 0:
-        frauds = [a for a in base if a.label == "fraud"]
-        for i in range(len(frauds) - 1, 0, -1):
-            j = int(r() * (i + 1))
-            frauds[i], frauds[j] = frauds[j], frauds[i]
-        pos = 0
-        for i in range(task.n_rings):
-            left = task.n_rings - 1 - i
-            hi = min(5, (len(frauds) - pos) - 3 * left)
-            if hi < 3:
-                break
-            size = int_range(r(), 3, hi)
-            members = frauds[pos:pos + size]
-            pos += size
-            k = int_range(r(), 2, 4)
-            kinds = list(IDENTIFIER_KINDS)
-            for a in range(len(kinds) - 1, 0, -1):
-                b = int(r() * (a + 1))
-                kinds[a], kinds[b] = kinds[b], kinds[a]
-            shared = tuple(x for x in IDENTIFIER_KINDS if x in kinds[:k])  # canonical kind order
-            ring = Ring(f"ring_{i}", [m.ad_id for m in members], shared, RING_TOPOLOGIES[i % 3])
-            for m in members:
-                m.ring_id = ring.ring_id
-            rings.append(ring)
-
-    # Step 4: identifiers; ring values first, then each base ad.
-    ring_values: dict[str, dict[str, str]] = {}
-    for ring in rings:
-        values: dict[str, str] = {}
-        for kind in ring.shared_kinds:
-            values.update(_draw_kind(rng, kind, used))
-        ring_values[ring.ring_id] = values
-    ring_by_id = {ring.ring_id: ring for ring in rings}
-    for ad in base:
-        ad.advertiser_id = _draw_unique(rng, used.advertiser_id, "adv_", 30, 6)
-        shared = ring_by_id[ad.ring_id].shared_kinds if ad.ring_id else ()
-        for kind in IDENTIFIER_KINDS:
-            if kind in shared:
-                for k, v in ring_values[ad.ring_id].items():  # type: ignore[index]
-                    setattr(ad, k, v)
-            else:
-                for k, v in _draw_kind(rng, kind, used):
-                    setattr(ad, k, v)
-        if ad.ring_id:
-            ring = ring_by_id[ad.ring_id]
+    for r, ((size, mask), members) in enumerate(zip(arr.rings.tolist(), arr.ring_members.tolist(), strict=True)):
+        shared = tuple(kind for k, kind in enumerate(IDENTIFIER_KINDS) if mask >> k & 1)
+        ring = Ring(f"ring_{r}", [base[i].ad_id for i in members[:size]], shared, RING_TOPOLOGIES[r % 3])
+        for i in members[:size]:
+            ad = base[i]
+            ad.ring_id = ring.ring_id
             if "payment_id" in shared:
-                ad.n_on_payment = len(ring.members)
+                ad.n_on_payment = size
             ad.shares_fingerprint = "targeting_fingerprint" in shared
-    return Episode(base, late, rings, used)
+        rings.append(ring)
+    return Episode(base, [base[i] for i in arr.late.tolist()], rings, used)
 
 
 def create_proposal(task_id: str, seed: int, slot: int, category: str, camouflage: tuple[str, ...],

@@ -62,6 +62,9 @@ def b32(value: int, n: int) -> str:
     """Write ``value`` as ``n`` base-32 characters, most significant first."""
     if n == 6:
         return _PAIRS[(value >> 20) & 1023] + _PAIRS[(value >> 10) & 1023] + _PAIRS[value & 1023]
+    if n == 8:
+        return (_PAIRS[(value >> 30) & 1023] + _PAIRS[(value >> 20) & 1023] + _PAIRS[(value >> 10) & 1023]
+                + _PAIRS[value & 1023])
     out = []
     for _ in range(n):
         out.append(B32_ALPHABET[value & 31])
