@@ -97,7 +97,7 @@ def generate_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -
     base: list[Ad] = []
     ids, advs, pays, tfs, cfgs, stems = (used.ad_id, used.advertiser_id, used.payment_id,
                                          used.targeting_fingerprint, used.config_fingerprint, used.domain_stem)
-    for (ad_v, lab, cat_i, style, text_seed, core, country, late_round, _ring, adv_v, pay_v, reg, stem_a, stem_b,
+    for (ad_v, lab, cat_i, style, text_seed, core, country, late_round, _ring, adv_v, pay_v, reg, stem_a, stem_b,  # E_*
          stem_n, tf_v, cfg_v) in arr.ads.tolist():
         cat = CATEGORIES[cat_i]
         ad = Ad("ad_" + b32(ad_v, 6), LABELS[lab], cat.id, cat.group)
