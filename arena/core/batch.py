@@ -9,6 +9,7 @@ checks the two against each other action by action.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,23 +184,19 @@ class CoreBatch:
         base = sorted(ep.base_ads, key=lambda ad: ad.ad_id)
         info = MatchTexts(task_id, seed_v, clean, used=ep.used, ident_ids=[{} for _ in IDENT_FIELDS])
         ring_index = {ring.ring_id: i for i, ring in enumerate(ep.rings)}
+        rows = []
         for s, ad in enumerate(base):
-            row = ai[s]
-            row[AI_LABEL] = LABELS.index(ad.label)
-            row[AI_CAT] = CATEGORY_INDEX[ad.category]
-            row[AI_GROUP] = CAT_GROUP[row[AI_CAT]]
-            row[AI_CORE] = 1 if ad.country in CORE_COUNTRY_SET else 0
-            row[AI_MARKERS] = marker_bits(copy_markers(compose("copy", ad.category, ad.style, ad.text_seed)))
-            row[AI_LATE] = ad.late_round or 0
-            row[AI_RING] = ring_index[ad.ring_id] if ad.ring_id else -1
-            row[AI_KEY] = id_sort_key(ad.ad_id)
-            row[AI_ROOT] = s
-            row[AI_PMARKERS] = NO_PENDING
-            row[AI_CMODE] = row[AI_LABEL]
-            af[s, AF_SEVERITY] = ad.severity
+            label = _LABEL_INDEX[ad.label]
+            cat = CATEGORY_INDEX[ad.category]
+            rows.append((label, cat, CAT_GROUP[cat], 1 if ad.country in CORE_COUNTRY_SET else 0,
+                         marker_bits(copy_markers(compose("copy", ad.category, ad.style, ad.text_seed))),
+                         ad.late_round or 0, ring_index[ad.ring_id] if ad.ring_id else -1, id_sort_key(ad.ad_id), s,
+                         NO_PENDING, label))
             info.ad_ids.append(ad.ad_id)
             info.styles.append(ad.style)
             info.text_seeds.append(ad.text_seed)
+        ai[:len(base), _RESET_COLUMNS] = rows
+        af[:len(base), AF_SEVERITY] = [ad.severity for ad in base]
         n_base = len(base)
         self._hidden(np.full(len(base), m), np.arange(len(base)), base, [info] * len(base))
         mi[MI_TASK] = TASK_INDEX[task_id]
@@ -236,7 +233,7 @@ class CoreBatch:
         pairs = list(zip(ads, infos, strict=True))
         ev[:] = [stream_seed(info.task_id, info.seed, f"evidence/{ad.ad_id}") for ad, info in pairs]
         cl[:] = [stream_seed(info.task_id, info.seed, f"classifier/{ad.ad_id}") for ad, info in pairs]
-        modes[:] = [[_LABEL_INDEX[ad.mode(t)] for t in _EVIDENCE_TARGETS] for ad in ads]
+        modes[:] = [_modes(ad) for ad in ads]
         shares[:] = [ad.shares_fingerprint for ad in ads]
         n_pay[:] = [ad.n_on_payment for ad in ads]
         draw_ads(ev, cl, modes, shares, n_pay, outc, cls_u, vals)
@@ -249,8 +246,8 @@ class CoreBatch:
         self.af[ms, ss, AF_CCONF_SAFE] = [classifier_confidence(False, u2) for u2 in u2s]
         # identifiers as match-local integers, in first-seen order per field
         self.ai[ms, ss, AI_ID0:AI_ID0 + len(IDENT_FIELDS)] = [
-            [ids.setdefault(getattr(ad, name), len(ids) + 1) for ids, name in zip(info.ident_ids, IDENT_FIELDS,
-                                                                                  strict=True)]
+            [ids.setdefault(value, len(ids) + 1) for ids, value in zip(info.ident_ids, _ident_values(ad),
+                                                                        strict=True)]
             for ad, info in pairs]
 
     # -------------------------------------------------------------------------------------------------------------
@@ -439,4 +436,15 @@ _CAT_IDS = tuple(sorted(CATEGORY_INDEX, key=CATEGORY_INDEX.__getitem__))
 _LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 _FRAUD = _LABEL_INDEX["fraud"]
 _EVIDENCE_TARGETS = TARGETS[:5]
+_ident_values = operator.attrgetter(*IDENT_FIELDS)
+# The ad columns a reset writes for each base ad, in the order of ``CoreBatch.reset``'s rows.
+_RESET_COLUMNS = np.array([AI_LABEL, AI_CAT, AI_GROUP, AI_CORE, AI_MARKERS, AI_LATE, AI_RING, AI_KEY, AI_ROOT,
+                           AI_PMARKERS, AI_CMODE])
+
+
+def _modes(ad: Any) -> list[int]:
+    """The label column each evidence target of ``ad`` draws from (``Ad.mode``), as label indices."""
+    if not ad.is_proposal:
+        return [_LABEL_INDEX[ad.label]] * len(_EVIDENCE_TARGETS)
+    return [_LABEL_INDEX[ad.mode(t)] for t in _EVIDENCE_TARGETS]
 
