@@ -140,8 +140,9 @@ class Server:
 
 
 # ----- CPU by process ------------------------------------------------------------------------------------
-_CPU_GROUPS = (  # (substring of the command line, group), first match wins
-    ("fraudarena.serve.baseline", "baseline server"), ("haproxy", "haproxy"), ("ServeReplica", "serve replica"),
+_CPU_GROUPS = (  # (substring of the command line, group), first match wins; HAProxy goes by its program name
+    ("fraudarena.serve.baseline", "baseline server"), ("serve_command", "launcher (Ray driver)"),
+    ("ServeReplica", "serve replica"),
     ("ProxyActor", "serve proxy"), ("ServeController", "serve controller"), ("MatchActor", "match actors"),
     ("DirectoryActor", "directory"), ("raylet", "raylet"), ("gcs_server", "gcs"), ("dashboard", "ray dashboard"),
     ("ray::", "other ray workers"), ("ray/", "other ray processes"),
@@ -172,6 +173,8 @@ def cpu_by_group() -> dict[str, float]:
         seconds = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
         if int(pid) == me:
             group = "bench clients"
+        elif os.path.basename(cmd.split(" ", 1)[0]).startswith("haproxy"):
+            group = "haproxy"
         else:
             group = next((g for key, g in _CPU_GROUPS if key in cmd), "other")
         out[group] = out.get(group, 0.0) + seconds
