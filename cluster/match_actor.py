@@ -15,7 +15,6 @@ from typing import Any
 
 import ray
 
-from fraudarena.arena.core.episode import warm_up
 from fraudarena.arena.memo import scale_for_matches, set_memo_scale
 from fraudarena.cluster import naming
 from fraudarena.served.live_match import set_conn_probe
@@ -39,7 +38,6 @@ class MatchActor:
         self._heap = HeapTrace(self.settings.debug_memory)
         self._released = asyncio.Event()  # set by ``recycle``: ends the watches of the busy period before it
         self._watching = 0  # ``watch`` calls pending here
-        warm_up()  # the compiled episode generation, before the directory pools this actor
 
     async def ready(self) -> str:
         return self.key

@@ -28,6 +28,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fraudarena.arena.core.episode import warm_up
 from fraudarena.served import tokens, views
 from fraudarena.served.errors import ErrorCode, ProtocolError
 from fraudarena.served.event_mux import running
@@ -88,6 +89,7 @@ class MatchHost:
     def __init__(self, settings: ArenaSettings, capacity: int = 1,
                  bot_factory: BotFactory = default_bot_factory, on_archive: ArchiveHook = _no_archive,
                  on_summary: SummaryHook | None = None) -> None:
+        warm_up()  # the compiled episode generation: loaded (or compiled) now, not in the first match's reset
         self.settings = settings
         self.capacity = capacity
         self.bot_factory = bot_factory
