@@ -45,6 +45,7 @@ from .draws import _N, _init_by_array, _temper, _twist
 # Identifier kinds in IDENTIFIER_KINDS order, as bits of a ring's shared mask.
 K_PAYMENT, K_DOMAIN, K_TARGETING, K_CONFIG = range(4)
 assert IDENTIFIER_KINDS == ("payment_id", "domain", "targeting_fingerprint", "config_fingerprint")
+assert LABELS == ("legit", "fraud", "gray")  # label indices: base ads are drawn legit, then fraud, then gray
 _MAX_RING = 5  # §4.5: ring sizes are drawn in [3, 5]
 
 
@@ -295,7 +296,6 @@ class EpisodeArrays(NamedTuple):
 def draw_episode(task: TaskSpec, task_id: str, seed: int, max_rounds: int) -> EpisodeArrays:
     """Every §4.5 draw of match (task_id, seed) with ``max_rounds`` rounds, as arrays (see the module doc)."""
     labels = np.array([0] * task.n_legit + [1] * task.n_fraud + [2] * task.n_gray, np.int64)
-    assert LABELS == ("legit", "fraud", "gray")
     members, sizes, weights, live = _group_tables(task.category_pool)
     n_late = task.late_arrivals if max_rounds > 1 else 0
     ads = np.empty((labels.shape[0], E_COLS), np.int64)
