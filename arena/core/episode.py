@@ -37,7 +37,7 @@ from ..spec import (
     TASKS,
     TaskSpec,
 )
-from .draws import _N, _init_by_array, _temper, _twist
+from .draws import _N, _init_by_array, _pick, _temper, _twist
 
 # Columns of the per-ad output, generation order.
 (E_ID, E_LABEL, E_CAT, E_STYLE, E_TEXT_SEED, E_CORE, E_COUNTRY, E_LATE, E_RING, E_ADV, E_PAY, E_REG, E_STEM_A,
@@ -119,16 +119,6 @@ def _random(mt) -> float:
     b = _temper(mt[idx]) >> 6
     mt[_N] = idx + 1
     return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True)
-def _pick(u, probs, n) -> int:
-    acc = 0.0
-    for i in range(n):
-        acc += probs[i]
-        if u < acc:
-            return i
-    return n - 1
 
 
 @njit(cache=True)
