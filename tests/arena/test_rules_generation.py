@@ -292,11 +292,15 @@ def test_overrides_at_bounds_accepted_and_effective() -> None:
 
 GROUP_P = {"legit": (.70, .20, .10), "fraud": (.40, .50, .10), "gray": (.25, .35, .40)}
 COUNTRY_P = {"legit": (.80, .20), "fraud": (.55, .45), "gray": (.70, .30)}
+STYLE_P = {"legit": (.80, .20), "fraud": (.45, .55), "gray": (.40, .60)}
 LATE_W = {"legit": 4, "gray": 2, "fraud": 1}
 
 
-def ref_episode(task_id: str, seed: int) -> dict:
+def ref_episode(task_id: str, seed: int, max_rounds: int | None = None) -> dict:
+    """Every §4.5 draw of match (task_id, seed), with ``max_rounds`` overridden if given: ads in generation
+    order (style, text seed, late round, ring, identifiers), the late-arrival order, and the rings."""
     k = KNOBS[task_id]
+    rounds = k["max_rounds"] if max_rounds is None else max_rounds
     pool = POOLS[task_id]
     r = stream(task_id, seed, "episode").random
     used: dict[str, set[str]] = {"ad": set(), "adv": set(), "pm": set(), "stem": set(), "tf": set(), "cfg": set()}
@@ -327,15 +331,16 @@ def ref_episode(task_id: str, seed: int) -> dict:
         group = groups[pick(r(), tuple(probs[g] / total for g in groups))]
         members = [c for c in pool if CATS[c][0] == group]
         category = members[int(r() * len(members))]
-        r()  # style
-        r()  # text_seed
+        style = ("plain", "pushy")[pick(r(), STYLE_P[label])]
+        text_seed = int(r() * 4294967296)
         countries = CORE if pick(r(), COUNTRY_P[label]) == 0 else OTHER
-        ads.append({"ad_id": ad_id, "label": label, "category": category,
+        ads.append({"ad_id": ad_id, "label": label, "category": category, "style": style, "text_seed": text_seed,
                     "country": countries[int(r() * len(countries))], "arrived_round": 1, "ring_id": None,
                     "ids": {}})
     # late arrivals
     remaining = list(range(len(ads)))
-    for j in range(k["L"]):
+    late = []
+    for j in range(k["L"] if rounds > 1 else 0):
         weights = [LATE_W[ads[i]["label"]] for i in remaining]
         target = r() * sum(weights)
         acc = 0
@@ -346,7 +351,8 @@ def ref_episode(task_id: str, seed: int) -> dict:
                 chosen = i
                 break
         remaining.remove(chosen)
-        ads[chosen]["arrived_round"] = 2 + j % (k["max_rounds"] - 1)
+        late.append(ads[chosen]["ad_id"])
+        ads[chosen]["arrived_round"] = 2 + j % (rounds - 1)
     # rings
     rings = []
     if k["n_rings"]:
@@ -395,7 +401,7 @@ def ref_episode(task_id: str, seed: int) -> dict:
         for kind in KINDS:
             if kind not in shared:
                 a["ids"].update(draw_kind(kind))
-    return {"ads": {a["ad_id"]: a for a in ads},
+    return {"ads": {a["ad_id"]: a for a in ads}, "late": late,
             "rings": [{"ring_id": g["ring_id"], "members": sorted(m["ad_id"] for m in g["members"]),
                        "shared": set(g["shared"])} for g in rings]}
 
