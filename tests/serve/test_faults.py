@@ -127,6 +127,22 @@ def _archived(settings, match_id: str) -> dict | None:
         store.close()
 
 
+class _Halted(Exception):
+    """Raised by ``_HaltAtRound`` to end a seat's play loop."""
+
+
+class _HaltAtRound:
+    """A bot that plays like ``bot`` until its observation reaches round ``stop_round``, then stops acting."""
+
+    def __init__(self, bot, stop_round: int) -> None:
+        self.bot, self.stop_round = bot, stop_round
+
+    def act(self, obs: dict) -> dict:
+        if obs.get("round_number", 0) >= self.stop_round:
+            raise _Halted(obs["round_number"])
+        return self.bot.act(obs)
+
+
 def _record_json(record: dict) -> str:
     return json.dumps(record, sort_keys=True)
 
@@ -320,7 +336,9 @@ def test_stop_and_restart_mid_match_resumes_the_match_from_its_journal(faults):
     async def first_half() -> tuple[str, dict[str, str]]:
         clients, obs, mid = await _seated_clients(arena, 24)
         toks = {r: c.seat_token for r, c in clients.items()}
-        bots = {r: make_bot("scripted", r, bot_seed("task_1", 24, r)) for r in ROLES}
+        # The seats stop acting once they see round 2, so the match cannot finish before the stop however
+        # slowly the polls below are answered (on a loaded CI box one once outlasted the whole match).
+        bots = {r: _HaltAtRound(make_bot("scripted", r, bot_seed("task_1", 24, r)), 2) for r in ROLES}
         tasks = [asyncio.ensure_future(play_seat(clients[r], bots[r], obs[r])) for r in ROLES]
         async with httpx.AsyncClient(timeout=30) as http:
             deadline = time.monotonic() + 60
