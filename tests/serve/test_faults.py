@@ -127,20 +127,31 @@ def _archived(settings, match_id: str) -> dict | None:
         store.close()
 
 
-class _Halted(Exception):
-    """Raised by ``_HaltAtRound`` to end a seat's play loop."""
+class _PausingClient:
+    """A seat's client that holds its first move from round ``pause_round`` on until ``resume`` is set.
 
+    A fault injected "mid-match" then lands mid-match however slowly the test's polls are answered: on a
+    loaded CI box a poll once outlasted the whole match. Everything but ``step`` and ``obs`` is the client's.
+    """
 
-class _HaltAtRound:
-    """A bot that plays like ``bot`` until its observation reaches round ``stop_round``, then stops acting."""
+    def __init__(self, client: RoleClient, pause_round: int, resume: asyncio.Event) -> None:
+        self._client, self._pause_round, self._resume = client, pause_round, resume
+        self._round = 0
 
-    def __init__(self, bot, stop_round: int) -> None:
-        self.bot, self.stop_round = bot, stop_round
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
 
-    def act(self, obs: dict) -> dict:
-        if obs.get("round_number", 0) >= self.stop_round:
-            raise _Halted(obs["round_number"])
-        return self.bot.act(obs)
+    def _seen(self, obs: dict) -> dict:
+        self._round = obs.get("round_number", self._round)
+        return obs
+
+    async def step(self, action: dict) -> dict:
+        if self._round >= self._pause_round:
+            await self._resume.wait()
+        return self._seen(await self._client.step(action))
+
+    async def obs(self) -> dict:
+        return self._seen(await self._client.obs())
 
 
 def _record_json(record: dict) -> str:
@@ -158,21 +169,28 @@ async def _seated_clients(arena: Arena, seed: int, **params) -> tuple[dict[str, 
     return clients, obs, mid
 
 
+async def _wait_for_round(arena: Arena, mid: str, round_number: int) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        deadline = time.monotonic() + 60
+        while (await http.get(f"{arena.http}/api/v1/matches/{mid}")).json().get("round_number", 0) < round_number:
+            assert time.monotonic() < deadline, f"the match did not reach round {round_number}"
+            await asyncio.sleep(0.02)
+
+
 async def _play_with_fault(arena: Arena, seed: int, fault) -> tuple[str, dict[str, RoleClient]]:
-    """Three scripted seats play a match; ``fault(match_id)`` runs once round 2 is reached."""
+    """Three scripted seats play a match; ``fault(match_id)`` runs at round 2 while the seats hold their moves."""
     clients, obs, mid = await _seated_clients(arena, seed)
     bots = {r: make_bot("scripted", r, bot_seed("task_1", seed, r)) for r in ROLES}
+    resume = asyncio.Event()
+    seats = {r: _PausingClient(clients[r], 2, resume) for r in ROLES}
 
     async def trigger():
-        async with httpx.AsyncClient(timeout=30) as http:
-            deadline = time.monotonic() + 60
-            while (await http.get(f"{arena.http}/api/v1/matches/{mid}")).json().get("round_number", 0) < 2:
-                assert time.monotonic() < deadline, "the match did not reach round 2"
-                await asyncio.sleep(0.02)
+        await _wait_for_round(arena, mid, 2)
         await asyncio.to_thread(fault, mid)
+        resume.set()
 
     try:
-        await asyncio.wait_for(asyncio.gather(trigger(), *(play_seat(clients[r], bots[r], obs[r]) for r in ROLES)),
+        await asyncio.wait_for(asyncio.gather(trigger(), *(play_seat(seats[r], bots[r], obs[r]) for r in ROLES)),
                                240)
     finally:
         for c in clients.values():
@@ -336,15 +354,11 @@ def test_stop_and_restart_mid_match_resumes_the_match_from_its_journal(faults):
     async def first_half() -> tuple[str, dict[str, str]]:
         clients, obs, mid = await _seated_clients(arena, 24)
         toks = {r: c.seat_token for r, c in clients.items()}
-        # The seats stop acting once they see round 2, so the match cannot finish before the stop however
-        # slowly the polls below are answered (on a loaded CI box one once outlasted the whole match).
-        bots = {r: _HaltAtRound(make_bot("scripted", r, bot_seed("task_1", 24, r)), 2) for r in ROLES}
-        tasks = [asyncio.ensure_future(play_seat(clients[r], bots[r], obs[r])) for r in ROLES]
-        async with httpx.AsyncClient(timeout=30) as http:
-            deadline = time.monotonic() + 60
-            while (await http.get(f"{arena.http}/api/v1/matches/{mid}")).json().get("round_number", 0) < 2:
-                assert time.monotonic() < deadline, "the match did not reach round 2"
-                await asyncio.sleep(0.02)
+        bots = {r: make_bot("scripted", r, bot_seed("task_1", 24, r)) for r in ROLES}
+        never = asyncio.Event()  # the seats hold at round 2 until they are cancelled for the stop
+        tasks = [asyncio.ensure_future(play_seat(_PausingClient(clients[r], 2, never), bots[r], obs[r]))
+                 for r in ROLES]
+        await _wait_for_round(arena, mid, 2)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
