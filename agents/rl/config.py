@@ -105,6 +105,12 @@ class TrainConfig:
     """With ``main_exploiters``: the exploiter's recent mean score against the live policy (Investigator: its
     win score; Fraudster: 1 − the Investigator's) that freezes it into the pool, after at least
     ``snapshot_every`` iterations; then it restarts from its role's live policy."""
+    exploiter_win_margin: float | None = None
+    """With ``main_exploiters``: when set, the freeze is relative: the exploiter joins the pool when its recent score
+    against the other role's live policy is at least this much above its own role's live policy's score against
+    that same live policy (live-vs-live matches), instead of ``exploiter_win_threshold``. An Investigator
+    scores above 0.6 against most Fraudsters, so the absolute rule froze Investigator exploiters at the
+    minimum gap whether or not they had found anything."""
     exploiter_max_gap: int = 30
     """With ``main_exploiters``: freeze and restart the exploiter anyway after this many PPO iterations."""
     frozen_roles: tuple[str, ...] = ()

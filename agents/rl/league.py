@@ -16,7 +16,8 @@ When a role's live policy is frozen and how a match's non-focus learned seat is 
 
 Main exploiters (``TrainConfig.main_exploiters``, AlphaStar style): per learned role a second learning policy,
 id :data:`EXPLOITER`, that plays only against the other role's live policy (a share ``exploiter_share`` of the
-matches). When it beats the live policy (recent score ≥ ``exploiter_win_threshold``) or has trained
+matches). When it beats the live policy (recent score ≥ ``exploiter_win_threshold``, or with
+``exploiter_win_margin`` that much above the live same-role policy's own score against it) or has trained
 ``exploiter_max_gap`` iterations, it is frozen into the pool as ``"exp:<role>:<iter>"``, where the live
 policies then meet it like any snapshot, and it restarts from its role's live policy
 (:meth:`League.exploiter_should_freeze`, ``Trainer``).
@@ -166,14 +167,24 @@ class League:
         return None if rate is None else 1.0 - rate
 
     def exploiter_should_freeze(self, role: str, iteration: int, min_gap: int, max_gap: int,
-                                threshold: float) -> bool:
+                                threshold: float, margin: float | None = None) -> bool:
         """Freeze ``role``'s main exploiter when its recent score against the live policy is ≥ ``threshold``
-        (after at least ``min_gap`` iterations of training), or after ``max_gap`` iterations regardless."""
+        (after at least ``min_gap`` iterations of training), or after ``max_gap`` iterations regardless.
+
+        With ``margin`` the rule is relative: the exploiter's score must beat the live ``role``'s own recent
+        score against the same live opponent (live-vs-live matches) by ``margin``; ``threshold`` is unused."""
         since = iteration - self.exploiter_since.get(role, 0)
         if since < max(1, min_gap):
             return False
+        if since >= max_gap:
+            return True
         score = self.exploiter_score(role)
-        return since >= max_gap or (score is not None and score >= threshold)
+        if score is None:
+            return False
+        if margin is None:
+            return score >= threshold
+        live = self.win_rate(role, "live")
+        return live is not None and score - live >= margin
 
     def restart_exploiter(self, role: str, iteration: int) -> None:
         """``role``'s main exploiter starts over (from the live policy): its clock and its results reset."""

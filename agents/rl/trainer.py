@@ -307,7 +307,7 @@ class Trainer:
             return []
         return [r for r in self.exploiters.roles
                 if self.league.exploiter_should_freeze(r, it, cfg.snapshot_every, cfg.exploiter_max_gap,
-                                                       cfg.exploiter_win_threshold)]
+                                                       cfg.exploiter_win_threshold, cfg.exploiter_win_margin)]
 
     def _roles_to_freeze(self, it: int) -> list[str]:
         """The learned roles whose live policy becomes a snapshot after PPO iteration ``it`` (``snapshot_rule``)."""
