@@ -539,10 +539,12 @@ def exploit(
     workers: Annotated[int, typer.Option(help="Ray rollout workers, 0 = in-process")] = 0,
     config: Annotated[str | None, typer.Option(help="JSON/TOML file of TrainConfig overrides for the best "
                                                     "response")] = None,
-    init: Annotated[str | None, typer.Option(help="start the best response from this checkpoint's policy of "
-                                                  "its role (default: fresh, behaviour-cloned first)")] = None,
-    bc_iterations: Annotated[int | None, typer.Option(help="behaviour-cloning iterations first (default: 2, "
-                                                           "0 with --init)")] = None,
+    init: Annotated[list[str] | None, typer.Option(help="start the best response from this checkpoint's policy "
+                                                        "of its role, or 'bc' (behaviour-cloned from its house "
+                                                        "bot: the default); repeat it to train one best "
+                                                        "response per start and keep the best")] = None,
+    bc_iterations: Annotated[int | None, typer.Option(help="behaviour-cloning iterations first (default: 2 for "
+                                                           "the 'bc' start, 0 from a checkpoint)")] = None,
 ) -> None:
     """Freeze a policy, train a best response against it, report its advantage over the house bots."""
     from fraudarena.agents.rl.exploit import ExploitError, rich_table, run_exploit
@@ -559,10 +561,6 @@ def exploit(
                          else json.loads(path.read_text()))
         except (OSError, ValueError) as exc:
             fail(f"cannot read {config}: {exc}", USAGE_ERROR)
-    if bc_iterations is not None:
-        overrides["bc_iterations"] = bc_iterations
-    elif init:
-        overrides.setdefault("bc_iterations", 0)
     collector_factory = None
     started = False
     if workers > 0:
@@ -575,7 +573,8 @@ def exploit(
     try:
         result = run_exploit(checkpoint, target, minutes=minutes, iterations=iterations, task=task,
                              eval_tasks=tasks, seeds=seeds, out=out, runs_dir=runs_dir, workers=workers,
-                             init=init, collector_factory=collector_factory, overrides=overrides, progress=tty,
+                             init=init, bc_iterations=bc_iterations, collector_factory=collector_factory,
+                             overrides=overrides, progress=tty,
                              log=None if tty else (lambda line: print(line, flush=True)))
     except ExploitError as exc:
         fail(str(exc), USAGE_ERROR)
