@@ -83,6 +83,11 @@ class TrainConfig:
     """Exponent of the PFSP weighting (higher: play the opponents the live policy loses to more)."""
     pfsp_floor: float = 0.05
     """Lowest probability weight an opponent keeps under ``"pfsp"``/``"elo"``, so none is dropped for good."""
+    pfsp_house_share: float | None = None
+    """With ``"pfsp"``/``"elo"``: when set, the house bot keeps this fixed share of the drawn seats and the
+    prioritised weights share out the rest over the live policy and the pool (AlphaStar's main agents mix
+    fixed opponents with PFSP the same way). Plain PFSP plays a house bot the live policy beats almost never,
+    and the policies lost strength against the house bots (docs/training.md "Exploitability")."""
     pfsp_window: int = 400
     """Recent PPO matches per (role, opponent) the PFSP win rates are taken over."""
     snapshot_rule: str = "timer"

@@ -126,12 +126,13 @@ class League:
         return ["live", BOT, *self.ids(seat_role)] if seat_role in self.roles else [BOT]
 
     def opponent_table(self, seat_role: str, sampling: str, elo: Elo | None = None, power: float = 2.0,
-                       floor: float = 0.05) -> list[tuple[str, float]]:
+                       floor: float = 0.05, house_share: float | None = None) -> list[tuple[str, float]]:
         """(choice, probability) for ``seat_role``'s seat when the other role plays live (PFSP).
 
         ``sampling="pfsp"``: w = the live policy's recent score against the opponent (0.5 before any match);
         ``"elo"``: w = the score ``elo`` expects; weight max(floor, (1 − w) ** power), normalised. Choices
-        are ``"live"``, ``"scripted"`` (the house bot) and snapshot ids."""
+        are ``"live"``, ``"scripted"`` (the house bot) and snapshot ids. With ``house_share`` the house bot
+        gets exactly that probability and the weights of the others are normalised to the rest."""
         live_role = other(seat_role)
         weights = []
         for opp in self.opponents(seat_role):
@@ -143,6 +144,11 @@ class League:
             else:
                 raise ValueError(f"unknown opponent_sampling {sampling!r}: expected weights, pfsp or elo")
             weights.append(("scripted" if opp == BOT else opp, max(floor, (1.0 - w) ** power)))
+        if house_share is not None and len(weights) > 1:
+            if not 0.0 <= house_share <= 1.0:
+                raise ValueError(f"pfsp_house_share {house_share} is not a probability")
+            rest = sum(p for c, p in weights if c != "scripted")
+            return [(c, house_share if c == "scripted" else (1.0 - house_share) * p / rest) for c, p in weights]
         total = sum(p for _, p in weights)
         return [(c, p / total) for c, p in weights]
 

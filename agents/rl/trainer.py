@@ -331,7 +331,8 @@ class Trainer:
         if cfg.opponent_sampling != "weights":
             for seat_role in cfg.learn_roles:
                 info["table"][seat_role] = self.league.opponent_table(seat_role, cfg.opponent_sampling, self.elo,
-                                                                      cfg.pfsp_power, cfg.pfsp_floor)
+                                                                      cfg.pfsp_power, cfg.pfsp_floor,
+                                                                      cfg.pfsp_house_share)
         return info
 
     def _record(self, stats: dict[str, float]) -> None:

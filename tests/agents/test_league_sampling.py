@@ -50,6 +50,16 @@ def test_pfsp_table_favours_the_opponents_the_live_policy_loses_to() -> None:
         league.opponent_table("fraudster", "uniform")
 
 
+def test_a_house_share_keeps_the_house_bot_in_a_fixed_part_of_the_seats() -> None:
+    league = _league_with_results()
+    table = dict(league.opponent_table("fraudster", "pfsp", power=2.0, floor=0.05, house_share=0.3))
+    assert table["scripted"] == pytest.approx(0.3) and math.isclose(sum(table.values()), 1.0)
+    assert table["snap:fraudster:5"] / table["live"] == pytest.approx(0.64 / 0.25)  # PFSP shares out the rest
+    assert table["snap:fraudster:5"] + table["live"] == pytest.approx(0.7)
+    with pytest.raises(ValueError):
+        league.opponent_table("fraudster", "pfsp", house_share=1.5)
+
+
 def test_elo_table_uses_expected_scores() -> None:
     league = _league_with_results()
     elo = Elo()
