@@ -43,10 +43,9 @@ def _same_episode(task_id: str, seed: int, max_rounds: int) -> None:
         shared = ring.shared_kinds if ring else ()
         assert ad.n_on_payment == (len(ring.members) if "payment_id" in shared else 1)  # type: ignore[union-attr]
         assert ad.shares_fingerprint == ("targeting_fingerprint" in shared)
-    for field, attr in (("ad_id", "ad_id"), ("advertiser_id", "advertiser_id"), ("payment_id", "payment_id"),
-                        ("domain_stem", "domain_stem"), ("targeting_fingerprint", "targeting_fingerprint"),
-                        ("config_fingerprint", "config_fingerprint")):
-        assert getattr(got.used, field) == {getattr(a, attr) for a in got.base_ads}
+    for field in ("ad_id", "advertiser_id", "payment_id", "domain_stem", "targeting_fingerprint",
+                  "config_fingerprint"):
+        assert getattr(got.used, field) == {getattr(a, field) for a in got.base_ads}
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
