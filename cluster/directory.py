@@ -36,6 +36,7 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError
 
 from fraudarena.cluster import naming
+from fraudarena.cluster.heap import freeze_startup_heap
 from fraudarena.cluster.match_actor import MatchActor
 from fraudarena.served import tokens
 from fraudarena.served.admission import check_admission, is_unjoined
@@ -84,6 +85,7 @@ class DirectoryActor:
         self.stopped_actors = 0
         self._self_handle = None
         self._heap = HeapTrace(self.settings.debug_memory)
+        freeze_startup_heap()
 
     def fingerprint(self) -> str:
         return self.settings.model_dump_json()
@@ -208,6 +210,7 @@ class DirectoryActor:
         return sum(1 for e in self.live.values() if e.get("anonymous")
                    and (e["summary"] is None or is_unjoined(e["summary"].get("seats", {}))))
 
+    @ray.method(enable_task_events=False)  # several per match, like the match actors' hot path
     def update(self, summaries: list[dict[str, Any]]) -> None:
         """Public summaries pushed by match actors (batched, on phase/round/seat changes)."""
         for summary in summaries:

@@ -10,6 +10,7 @@ and are then released to the directory, which recycles an emptied actor into its
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ import ray
 
 from fraudarena.arena.memo import scale_for_matches, set_memo_scale
 from fraudarena.cluster import naming
+from fraudarena.cluster.heap import freeze_startup_heap
 from fraudarena.served.live_match import set_conn_probe
 from fraudarena.served.match_host import MatchHost
 from fraudarena.served.memtrace import HeapTrace
@@ -38,10 +40,12 @@ class MatchActor:
         self._heap = HeapTrace(self.settings.debug_memory)
         self._released = asyncio.Event()  # set by ``recycle``: ends the watches of the busy period before it
         self._watching = 0  # ``watch`` calls pending here
+        freeze_startup_heap()
 
     async def ready(self) -> str:
         return self.key
 
+    @ray.method(enable_task_events=False)  # per busy period; see handle_batch
     async def watch(self, wait_s: float) -> bool:
         """Answer after ``wait_s`` (True), or at once when the actor is recycled (False): the directory keeps one
         pending on a busy actor to learn at once that it died. Cancelling the directory's await does not end the
@@ -77,10 +81,16 @@ class MatchActor:
             self.directory.update.remote(summaries)
 
     # ----- requests ----------------------------------------------------------------------------------
+    @ray.method(enable_task_events=False)
     async def handle_batch(self, requests: list[list[Any]], replica: str | None = None) -> dict[str, Any]:
-        """``MatchHost.handle_batch``: each ``[op, match_id, *args]`` answered in order, errors as data."""
+        """``MatchHost.handle_batch``: each ``[op, match_id, *args]`` answered in order, errors as data.
+
+        The hot path: no task events are recorded for it (nor for ``poll`` and ``watch``), which saves about a
+        quarter of Ray's CPU per call (``benchmarks/bench_actor_call.py``); the dashboard's task list does not
+        show these calls (docs/operations.md#capacity-per-node-and-what-to-watch)."""
         return await self.host.handle_batch(requests, replica)
 
+    @ray.method(enable_task_events=False)
     async def poll(self, subs, wait_s=None, replica=None):
         return await self.host.poll(subs, wait_s, replica)
 
@@ -107,6 +117,7 @@ class MatchActor:
         info["actor_id"] = ray.get_runtime_context().get_actor_id()
         info["calls"] = self.host.call_counts()
         info["watches"] = self._watching
+        info["gc_frozen"] = gc.get_freeze_count()  # start-up objects kept out of collections (cluster/heap.py)
         return info
 
     async def debug_memory(self, baseline: bool = False, top: int = 15) -> dict[str, Any]:

@@ -46,6 +46,7 @@ def test_recycled_actor_carries_nothing_over(ray_cluster, instance):
     actor = first["actor"]
     info = ray.get(actor.debug_info.remote())
     assert info["matches"] == [first["match_id"]]
+    assert info["gc_frozen"] > 10_000  # its start-up heap (Ray, pydantic, the arena) is out of the collector's way
     [deleted] = ray.get(actor.handle_batch.remote([["delete", first["match_id"], first["admin_token"]]]))["results"]
     assert deleted["status"] == "abandoned"
     until(lambda: info["key"] in ray.get(directory.stats.remote())["pool_keys"], what="actor back in pool")
@@ -192,3 +193,14 @@ def _safe_recent(ray, handle):
         return [m["match_id"] for m in ray.get(handle.recent.remote(10), timeout=5)]
     except Exception:
         return None
+
+
+def test_the_per_request_calls_record_no_task_events():
+    """The hot-path methods are declared without task events (docs/operations.md#capacity-per-node-and-what-to-watch:
+    a quarter of Ray's CPU per call); the per-match control calls keep them for the dashboard."""
+    from fraudarena.cluster.directory import DirectoryActor
+    from fraudarena.cluster.match_actor import MatchActor
+
+    match_meta = MatchActor.__ray_metadata__.method_meta.enable_task_events
+    assert match_meta == {"handle_batch": False, "poll": False, "watch": False}
+    assert DirectoryActor.__ray_metadata__.method_meta.enable_task_events == {"update": False}
