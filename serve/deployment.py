@@ -13,6 +13,7 @@ from typing import Any
 import ray
 from ray import serve
 
+from fraudarena.cluster.heap import freeze_startup_heap
 from fraudarena.cluster.ray_backend import RayBackend
 from fraudarena.serve.app import create_app
 from fraudarena.served import tokens
@@ -33,7 +34,9 @@ class ArenaIngress:
         await self.backend.start()
 
     def __serve_build_asgi_app__(self):
-        return create_app(self.settings, self.backend)
+        app = create_app(self.settings, self.backend)
+        freeze_startup_heap()  # the replica's start-up objects stay out of its collections (cluster/heap.py)
+        return app
 
 
 def build_app(args: dict[str, Any]) -> serve.Application:
