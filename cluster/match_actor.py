@@ -86,7 +86,7 @@ class MatchActor:
         """``MatchHost.handle_batch``: each ``[op, match_id, *args]`` answered in order, errors as data.
 
         The hot path: no task events are recorded for it (nor for ``poll`` and ``watch``), which saves about a
-        quarter of Ray's CPU per call (``benchmarks/bench_actor_call.py``); the dashboard's task list does not
+        seventh of Ray's CPU per call (``benchmarks/bench_actor_call.py``); the dashboard's task list does not
         show these calls (docs/operations.md#capacity-per-node-and-what-to-watch)."""
         return await self.host.handle_batch(requests, replica)
 

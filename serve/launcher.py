@@ -32,6 +32,10 @@ from fraudarena.served.settings import ArenaSettings
 PACKAGE_DIR = Path(fraudarena.__file__).resolve().parent
 DEFAULT_CONFIG = PACKAGE_DIR / "ray_config.yaml"
 HAPROXY_ENV = "RAY_SERVE_ENABLE_HA_PROXY"
+# Serve's bundle of request-path settings (no separate user-code thread and router loop, buffered request logs,
+# a frozen start-up heap): a sixth less replica CPU per served match here (docs/operations.md, "Ray
+# settings for the request path").
+THROUGHPUT_ENV = "RAY_SERVE_THROUGHPUT_OPTIMIZED"
 NICENESS_ENV = "RAY_worker_niceness"
 
 
@@ -118,6 +122,7 @@ def serve_command(config: str | None = None, host: str | None = None, port: int 
         # Ray runs workers at nice 15; here the workers *are* the server (proxy, replica, match actors), and
         # on a shared machine they would lose every time slice to ordinary processes.
         os.environ.setdefault(NICENESS_ENV, "0")
+        os.environ.setdefault(THROUGHPUT_ENV, "1")  # read by every Serve process the local Ray starts
         if proxy == "haproxy":  # ports of its own; HAProxy processes of killed servers are reaped
             reaped = haproxy_files.reap_orphans()
             if reaped:

@@ -197,7 +197,7 @@ def _safe_recent(ray, handle):
 
 def test_the_per_request_calls_record_no_task_events():
     """The hot-path methods are declared without task events (docs/operations.md#capacity-per-node-and-what-to-watch:
-    a quarter of Ray's CPU per call); the per-match control calls keep them for the dashboard."""
+    about a seventh of Ray's CPU per call); the per-match control calls keep them for the dashboard."""
     from fraudarena.cluster.directory import DirectoryActor
     from fraudarena.cluster.match_actor import MatchActor
 
