@@ -30,11 +30,12 @@ import sys
 import time
 from typing import Any
 
-SETTINGS: dict[str, dict[str, str]] = {
-    "default": {},
-    "method_no_events": {},
-    "env_no_events": {"RAY_task_events_report_interval_ms": "0"},
-    "env_no_metrics": {"RAY_enable_metrics_collection": "0"},
+#: name -> (environment of that Ray cluster, whether the called method records task events)
+SETTINGS: dict[str, tuple[dict[str, str], bool]] = {
+    "default": ({}, True),
+    "method_no_events": ({}, False),
+    "env_no_events": ({"RAY_task_events_report_interval_ms": "0"}, True),
+    "env_no_metrics": ({"RAY_enable_metrics_collection": "0"}, True),
 }
 
 
@@ -117,11 +118,12 @@ def probe(calls: int, payload: int, method_events: bool) -> dict[str, float]:
 
 
 def run_setting(name: str, calls: int, payload: int) -> dict[str, float]:
+    extra_env, method_events = SETTINGS[name]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(SETTINGS[name])
+    env.update(extra_env)
     code = (f"import json, sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
             f"import bench_actor_call as b; "
-            f"print('ROW', json.dumps(b.probe({calls}, {payload}, {name != 'method_no_events'})))")
+            f"print('ROW', json.dumps(b.probe({calls}, {payload}, {method_events})))")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("ROW ")), None)
     if line is None:
