@@ -38,7 +38,7 @@ from .spec import (
     TRACK_B_FLAGS,
     canonical_categories,
 )
-from .texts import compose, copy_markers
+from .texts import compose, compose_marked, copy_markers
 
 
 def _verr(message: str, loc: str) -> ArenaError:
@@ -261,12 +261,13 @@ class RefereeEnvironment:
             ad.content_summary = compose("landing", ad.category, ad.style, ad.text_seed)
         return ad.content_summary
 
-    def _set_copy(self, ad: Ad, copy: str) -> None:
+    def _set_copy(self, ad: Ad, copy: str, markers: list[str] | None = None) -> None:
+        """Replace ``ad``'s copy; ``markers`` are its ``copy_markers`` where the caller has them already."""
         if copy != ad.ad_copy:
             if ad.arrived_round is not None:
                 ad.copy_revision += 1
             ad.ad_copy = copy
-            ad.copy_markers = copy_markers(copy)
+            ad.copy_markers = copy_markers(copy) if markers is None else markers
             ad.touch()
 
     # ----------------------------------------------------------------------------------------------------
@@ -451,7 +452,8 @@ class RefereeEnvironment:
                 if rng is None:
                     rng = stream(self.task_id, self.seed, f"edits/{r}")
                 if rng.random() < ORGANIC_EDIT_P:
-                    self._set_copy(ad, compose("copy", ad.category, ad.style, int(rng.random() * (1 << 32))))
+                    self._set_copy(ad, *compose_marked("copy", ad.category, ad.style,
+                                                       int(rng.random() * (1 << 32))))
         # (3) publish
         new: list[Ad] = []
         if r == 1:
@@ -471,8 +473,7 @@ class RefereeEnvironment:
 
     def _publish(self, ad: Ad, r: int) -> None:
         if not ad.is_proposal:
-            ad.ad_copy = compose("copy", ad.category, ad.style, ad.text_seed)
-            ad.copy_markers = copy_markers(ad.ad_copy)
+            ad.ad_copy, ad.copy_markers = compose_marked("copy", ad.category, ad.style, ad.text_seed)
             ad.targeting_summary = compose("targeting", ad.category, ad.style, ad.text_seed)
         ad.arrived_round = r
         ad.touch()

@@ -22,7 +22,7 @@ from ..generation import UsedIds, create_proposal, generate_episode
 from ..referee import validate_config
 from ..rng import stream_seed
 from ..spec import CATEGORY_INDEX, CORE_COUNTRY_SET, LABELS, TARGETS, TASKS
-from ..texts import compose, copy_markers
+from ..texts import compose, compose_marked, copy_markers
 from . import kernels as K
 from .actions import CAMO_SIZE, N_FRAUD_ACTIONS, n_investigator_actions
 from .draws import draw_ads, mt_streams_values
@@ -189,7 +189,7 @@ class CoreBatch:
             label = _LABEL_INDEX[ad.label]
             cat = CATEGORY_INDEX[ad.category]
             rows.append((label, cat, CAT_GROUP[cat], 1 if ad.country in CORE_COUNTRY_SET else 0,
-                         marker_bits(copy_markers(compose("copy", ad.category, ad.style, ad.text_seed))),
+                         marker_bits(compose_marked("copy", ad.category, ad.style, ad.text_seed)[1]),
                          ad.late_round or 0, ring_index[ad.ring_id] if ad.ring_id else -1, id_sort_key(ad.ad_id), s,
                          NO_PENDING, label))
             info.ad_ids.append(ad.ad_id)
@@ -300,11 +300,11 @@ class CoreBatch:
                 old = info.copies.get(s)
                 if old is None:
                     old = compose("copy", cat, info.styles[s], info.text_seeds[s])
-                new = compose("copy", cat, info.styles[s], text_seed)
+                new, markers = compose_marked("copy", cat, info.styles[s], text_seed)
                 if new != old:
                     info.copies[s] = new
                     self.ai[m, s, AI_REV] += 1
-                    self.ai[m, s, AI_MARKERS] = marker_bits(copy_markers(new))
+                    self.ai[m, s, AI_MARKERS] = marker_bits(markers)
                     self.ai[m, s, AI_DIRTY] = 1
             self.mi[m, MI_NEDITS] = 0
 

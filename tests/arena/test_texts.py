@@ -264,3 +264,55 @@ PHRASES = [p for phrases in spec.MARKER_FAMILIES.values() for p in phrases]
 def test_copy_markers_matches_reference(parts: list[str], case: object) -> None:
     text = case(" ".join(parts))  # type: ignore[operator]
     assert texts.copy_markers(text) == _reference_markers(text)
+
+
+# --- compose_marked: the marker families of a composed text from its parts ------------------------------
+
+
+@given(seed=st.integers(min_value=0, max_value=2**70), category=st.sampled_from(CATEGORY_IDS),
+       style=st.sampled_from(texts.STYLES), kind=st.sampled_from(texts.KINDS))
+@settings(max_examples=400, deadline=None)
+def test_compose_marked_is_compose_and_copy_markers(seed: int, category: str, style: str, kind: str) -> None:
+    text, markers = texts.compose_marked(kind, category, style, seed)
+    assert text == texts.compose(kind, category, style, seed)
+    assert markers == texts.copy_markers(text) == _reference_markers(text)
+
+
+@pytest.mark.parametrize("category", CATEGORY_IDS)
+def test_every_template_has_an_exact_marker_plan(category: str) -> None:
+    """Each template of today's tables gets a plan (no scan needed), and the plan agrees with the scan on every
+    word of every slot (the other slots drawn at random)."""
+    rng = random.Random(category)
+    brand_list = texts.brands(category)
+    for kind, style in itertools.product(texts.KINDS, texts.STYLES):
+        for t in texts.templates(kind, category, style):
+            plan = texts._marker_plan(t, brand_list)
+            assert plan is not None, t.fmt
+            fixed, slot_masks = plan
+            for pos, options in enumerate((brand_list, *t.slots)):
+                for i in range(len(options)):
+                    picks = [rng.randrange(len(o)) for o in (brand_list, *t.slots)]
+                    picks[pos] = i
+                    text = t.fmt.format(brand_list[picks[0]], *(v[j] for v, j in zip(t.slots, picks[1:], strict=True)))
+                    mask = fixed
+                    for masks, j in zip(slot_masks, picks, strict=True):
+                        mask |= masks[j]
+                    assert list(texts._FAMILIES_OF_MASK[mask]) == _reference_markers(text), text
+
+
+@pytest.mark.parametrize(("fmt", "slots", "brand_list"), [
+    ("{0} act{1}", ((" now", "ion"),), ("Brand",)),  # a phrase from fixed text into a word
+    ("{0} {1} now", (("act", "fact"),), ("Brand",)),  # from a word into fixed text
+    ("dou{1}{2}our", (("ble", "x"), (" y", "z")), ("B",)),  # across three pieces
+    ("dou{1}{2}{3}our", (("ble", "x"), (" ", "z"), ("", "q", "y")), ("B",)),  # through an empty word
+    ("{0}cial security", (), ("So", "Ba")),  # from the brand
+])
+def test_a_template_where_a_phrase_can_cross_a_border_gets_no_plan(
+        fmt: str, slots: tuple[tuple[str, ...], ...], brand_list: tuple[str, ...]) -> None:
+    assert texts._marker_plan(texts.Template(fmt, slots), brand_list) is None
+
+
+def test_marker_plan_keeps_phrases_inside_one_word() -> None:
+    plan = texts._marker_plan(texts.Template("{0} {1} later", (("hurry up", "act"),)), ("Brand",))
+    assert plan is not None
+    assert texts._FAMILIES_OF_MASK[plan[1][1][0]] == ("urgency",) and plan[1][1][1] == 0
