@@ -20,6 +20,8 @@ from .errors import ArenaError, illegal
 from .evidence import classifier_fields, draw_fields, render_text
 from .generation import create_proposal, generate_episode
 from .models import validate_action
+from .observations import observe as build_observation
+from .record import build_record
 from .rng import SEED_LIMIT, stream
 from .scoring import GradedAd, ManualVerdict, f1_score, fraudster_reward, grade, investigator_reward
 from .spec import (
@@ -38,7 +40,7 @@ from .spec import (
     TRACK_B_FLAGS,
     canonical_categories,
 )
-from .texts import compose, compose_marked, copy_markers
+from .texts import compose, compose_ad, compose_marked, copy_markers
 
 
 def _verr(message: str, loc: str) -> ArenaError:
@@ -160,11 +162,9 @@ class RefereeEnvironment:
 
     def observe(self, role: str, *, text: bool = True) -> dict[str, Any]:
         """The role's observation (§9). ``text=False`` omits the derived text summaries (for trainers)."""
-        from .observations import observe
-
         if role not in ROLES:
             raise _verr(f"unknown role {role!r}; expected one of {', '.join(ROLES)}", "role")
-        return observe(self, role, text=text)
+        return build_observation(self, role, text=text)
 
     def step(self, role: str, action: dict[str, Any] | BaseModel) -> dict[str, Any]:
         """Apply one action of ``role``; returns that role's new observation. Raises ArenaError."""
@@ -195,8 +195,6 @@ class RefereeEnvironment:
 
     def record(self) -> dict[str, Any]:
         """The match record (§11). Built once per state: cached after match end until the next flag."""
-        from .record import build_record
-
         key = len(self.actions)
         if self._record_cache is not None and self._record_key == key:
             return self._record_cache
@@ -473,8 +471,10 @@ class RefereeEnvironment:
 
     def _publish(self, ad: Ad, r: int) -> None:
         if not ad.is_proposal:
-            ad.ad_copy, ad.copy_markers = compose_marked("copy", ad.category, ad.style, ad.text_seed)
-            ad.targeting_summary = compose("targeting", ad.category, ad.style, ad.text_seed)
+            ad.ad_copy, ad.copy_markers, ad.targeting_summary, landing = compose_ad(ad.category, ad.style,
+                                                                                   ad.text_seed)
+            if not ad.content_summary:
+                ad.content_summary = landing
         ad.arrived_round = r
         ad.touch()
         i = bisect.bisect_left(self._queue_ids, ad.ad_id)

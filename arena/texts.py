@@ -45,6 +45,7 @@ __all__ = [
     "Template",
     "brands",
     "compose",
+    "compose_ad",
     "compose_marked",
     "copy_markers",
     "templates",
@@ -621,16 +622,12 @@ def brands(category: str) -> tuple[str, ...]:
     return _BRANDS[category]
 
 
-def _pick(n_temps: int, n_brands: int, text_seed: int) -> tuple[int, int, int]:
-    """(brand index, template index, the mixed-radix rest) that ``text_seed`` selects (docs/rules.md §4.5)."""
-    # SplitMix64 finaliser over the seed folded to 64 bits.
+def _mix(text_seed: int) -> int:
+    """The SplitMix64 finaliser over ``text_seed`` folded to 64 bits: the bits every choice is read from."""
     z = (text_seed ^ (text_seed >> 64)) & _M64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    z ^= z >> 31
-    brand = (z & 0xFFFF) % n_brands
-    z, t = divmod(z >> 16, n_temps)
-    return brand, t, z
+    return z ^ (z >> 31)
 
 
 def _tables(kind: str, category: str, style: str) -> tuple[tuple[Template, ...], tuple[str, ...]]:
@@ -640,16 +637,38 @@ def _tables(kind: str, category: str, style: str) -> tuple[tuple[Template, ...],
         raise ValueError(f"compose: unknown kind/category/style {kind!r}/{category!r}/{style!r}") from None
 
 
-def compose(kind: str, category: str, style: str, text_seed: int) -> str:
-    """Write the ``kind`` text of an ad of ``category`` in ``style`` from ``text_seed`` (docs/rules.md §4.5)."""
-    temps, brand_list = _tables(kind, category, style)
-    b, t, z = _pick(len(temps), len(brand_list), text_seed)
+def _fill(temps: tuple[Template, ...], brand: str, z: int) -> tuple[str, int, list[int]]:
+    """Fill the template that ``z`` (the mixed bits above the brand's 16) picks: (text, template index, the
+    word index chosen for each slot)."""
+    z, t = divmod(z, len(temps))
     fmt, slots = temps[t]
-    words = [brand_list[b]]
+    words = [brand]
+    picks = []
     for vocab in slots:
         z, i = divmod(z, len(vocab))
         words.append(vocab[i])
-    return fmt.format(*words)
+        picks.append(i)
+    return fmt.format(*words), t, picks
+
+
+def compose(kind: str, category: str, style: str, text_seed: int) -> str:
+    """Write the ``kind`` text of an ad of ``category`` in ``style`` from ``text_seed`` (docs/rules.md §4.5)."""
+    temps, brand_list = _tables(kind, category, style)
+    z = _mix(text_seed)
+    return _fill(temps, brand_list[(z & 0xFFFF) % len(brand_list)], z >> 16)[0]
+
+
+def _markers_of(kind: str, category: str, style: str, t: int, text: str, brand: int, picks: list[int]) -> list[str]:
+    plan = _PLANS.get((kind, category, style, t), _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = _PLANS[kind, category, style, t] = _marker_plan(_TABLE[kind, category, style][t], _BRANDS[category])
+    if plan is None:
+        return copy_markers(text)
+    fixed, (brand_masks, *slot_masks) = plan
+    mask = fixed | brand_masks[brand]
+    for masks, i in zip(slot_masks, picks, strict=True):
+        mask |= masks[i]
+    return list(_FAMILIES_OF_MASK[mask])
 
 
 def compose_marked(kind: str, category: str, style: str, text_seed: int) -> tuple[str, list[str]]:
@@ -660,24 +679,25 @@ def compose_marked(kind: str, category: str, style: str, text_seed: int) -> tupl
     ``copy_markers(compose(...))`` (tested on every template), at a fraction of the cost.
     """
     temps, brand_list = _tables(kind, category, style)
-    b, t, z = _pick(len(temps), len(brand_list), text_seed)
-    fmt, slots = temps[t]
-    words = [brand_list[b]]
-    picks = [b]
-    for vocab in slots:
-        z, i = divmod(z, len(vocab))
-        words.append(vocab[i])
-        picks.append(i)
-    text = fmt.format(*words)
-    plan = _PLANS.get((kind, category, style, t), _UNPLANNED)
-    if plan is _UNPLANNED:
-        plan = _PLANS[kind, category, style, t] = _marker_plan(temps[t], brand_list)
-    if plan is None:
-        return text, copy_markers(text)
-    mask = plan[0]
-    for masks, i in zip(plan[1], picks, strict=True):
-        mask |= masks[i]
-    return text, list(_FAMILIES_OF_MASK[mask])
+    z = _mix(text_seed)
+    b = (z & 0xFFFF) % len(brand_list)
+    text, t, picks = _fill(temps, brand_list[b], z >> 16)
+    return text, _markers_of(kind, category, style, t, text, b, picks)
+
+
+def compose_ad(category: str, style: str, text_seed: int) -> tuple[str, list[str], str, str]:
+    """An ad's copy, the copy's marker families, its targeting and its landing texts from one seed: the same
+    as ``compose_marked("copy", ...)``, ``compose("targeting", ...)`` and ``compose("landing", ...)``, with the
+    seed mixed once."""
+    temps, brand_list = _tables("copy", category, style)
+    z = _mix(text_seed)
+    b = (z & 0xFFFF) % len(brand_list)
+    brand = brand_list[b]
+    z >>= 16
+    copy, t, picks = _fill(temps, brand, z)
+    targeting = _fill(_TABLE["targeting", category, style], brand, z)[0]
+    landing = _fill(_TABLE["landing", category, style], brand, z)[0]
+    return copy, _markers_of("copy", category, style, t, copy, b, picks), targeting, landing
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -316,3 +316,12 @@ def test_marker_plan_keeps_phrases_inside_one_word() -> None:
     plan = texts._marker_plan(texts.Template("{0} {1} later", (("hurry up", "act"),)), ("Brand",))
     assert plan is not None
     assert texts._FAMILIES_OF_MASK[plan[1][1][0]] == ("urgency",) and plan[1][1][1] == 0
+
+
+@given(seed=st.integers(min_value=0, max_value=2**70), category=st.sampled_from(CATEGORY_IDS),
+       style=st.sampled_from(texts.STYLES))
+@settings(max_examples=300, deadline=None)
+def test_compose_ad_is_the_three_compose_calls(seed: int, category: str, style: str) -> None:
+    assert texts.compose_ad(category, style, seed) == (
+        *texts.compose_marked("copy", category, style, seed), texts.compose("targeting", category, style, seed),
+        texts.compose("landing", category, style, seed))
