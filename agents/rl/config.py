@@ -142,6 +142,9 @@ class TrainConfig:
     # --- PPO -----------------------------------------------------------------------------------------
     lr: float = 5e-4
     """Adam learning rate for PPO."""
+    anneal_lr: bool = False
+    """Decay the live policy's PPO learning rate linearly from ``lr`` towards 0 over the run: over the wall-clock
+    budget when ``minutes`` is set, over ``iterations`` otherwise (main exploiters keep ``lr``)."""
     gamma: float = 1.0
     """Discount over a role's own decisions (the game is short and the reward is terminal)."""
     gae_lambda: float = 0.95

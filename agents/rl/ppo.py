@@ -82,6 +82,7 @@ class PPOLearner:
         self.optims = {r: torch.optim.Adam(m.parameters(), lr=config.lr, eps=1e-5)
                        for r, m in self.models.items()}
         self.updates = 0
+        self.lr_scale = 1.0  # PPO's learning rate is ``config.lr * lr_scale`` (``anneal_lr`` lowers it)
 
     # ---------------------------------------------------------------------------------------------
     def get_weights(self) -> dict[str, dict[str, torch.Tensor]]:
@@ -119,7 +120,7 @@ class PPOLearner:
         cfg = self.config
         role = batch.role
         model, opt = self.models[role], self.optims[role]
-        self._set_lr(role, cfg.lr)
+        self._set_lr(role, cfg.lr * self.lr_scale)
         adv, ret = compute_gae(batch.rewards, batch.values, batch.dones, cfg.gamma, cfg.gae_lambda)
         n = len(batch)
         rng = np.random.default_rng(cfg.seed + self.updates)

@@ -228,6 +228,7 @@ class Trainer:
         stats = summarise(results)
         stats["iteration"] = float(it)
         stats["bc"] = 1.0 if mode == "bc" else 0.0
+        stats["lr_scale"] = self.learner.lr_scale
         stats["collect_s"] = t_collect
         stats["env_steps_per_s"] = stats["env_steps"] / max(1e-9, t_collect)
         for role in cfg.learn_roles:
@@ -362,8 +363,11 @@ class Trainer:
         bar = _StopBar(iterations, budget_s) if self.progress else None
         try:
             while self.iteration - start < iterations:
-                if budget_s is not None and time.monotonic() - t0 >= budget_s:
+                elapsed = time.monotonic() - t0
+                if budget_s is not None and elapsed >= budget_s:
                     break
+                if cfg.anneal_lr:
+                    self.learner.lr_scale = lr_scale(self.iteration - start, iterations, elapsed, budget_s)
                 st = self.step()
                 done = self.iteration - start
                 toward = (f"{time.monotonic() - t0:.0f}/{budget_s:.0f} s" if budget_s is not None
@@ -383,6 +387,14 @@ class Trainer:
         return {"iterations": self.iteration, "new_iterations": self.iteration - start, "checkpoint": str(ckpt),
                 "run_dir": str(self.run_dir), "matches": self.total_matches, "env_steps": self.total_env_steps,
                 "seconds": time.monotonic() - t0, "last": self.history[-1] if self.history else {}}
+
+
+def lr_scale(done: int, iterations: int, elapsed_s: float, budget_s: float | None) -> float:
+    """The share of ``lr`` left under ``anneal_lr``: 1 at the start, falling linearly to 0 at the run's stop (the
+    wall-clock budget when there is one, the iteration budget otherwise)."""
+    if budget_s is not None:
+        return max(0.0, 1.0 - elapsed_s / budget_s)
+    return max(0.0, 1.0 - done / max(1, iterations))
 
 
 class _StopBar:
