@@ -294,11 +294,15 @@ def _auditor(env: RefereeEnvironment, obs: dict[str, Any]) -> None:
             "config": {k: v for k, v in rec["config"].items() if k != "seed"},
             "actions": [{k: v for k, v in e.items() if k != "n"} for e in rec["actions"]],
         }
-    obs["investigator_actions"] = [
-        {"round": e["round"], "phase": e["phase"], "action": e["action"]}
-        for e in env.actions if e["role"] == "investigator"]
-    obs["fraudster_proposals"] = _fraudster_actions(env)
-    obs["investigation_data_seen"] = {a.ad_id: dict(a.pulled) for a in env.queue if a.pulled}
+    seen = env.auditor_seen
+    if seen is None:  # the other roles' actions and the evidence no longer change once the audit phase begins
+        seen = env.auditor_seen = (
+            [{"round": e["round"], "phase": e["phase"], "action": e["action"]}
+             for e in env.actions if e["role"] == "investigator"],
+            _fraudster_actions(env),
+            {a.ad_id: dict(a.pulled) for a in env.queue if a.pulled},
+        )
+    obs["investigator_actions"], obs["fraudster_proposals"], obs["investigation_data_seen"] = seen
     obs["pending_flags"] = [dict(f) for f in env.flags]
     flags_left = MAX_AUDIT_FLAGS - len(env.flags)
     obs["flags_remaining"] = flags_left

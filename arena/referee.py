@@ -139,6 +139,8 @@ class RefereeEnvironment:
         self._record_cache: dict[str, Any] | None = None
         self._record_key = -1
         self.ad_entries: list[dict[str, Any]] | None = None  # record ads, frozen at match end
+        # the Auditor's view of the other roles' actions and the evidence, built once in the audit phase
+        self.auditor_seen: tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]] | None = None
 
     # ----------------------------------------------------------------------------------------------------
     # Public API

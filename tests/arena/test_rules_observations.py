@@ -175,6 +175,31 @@ def test_auditor_legal_actions_in_audit() -> None:
     assert sorted(legal["target_ad_ids"]) == sorted(queue_ids(env))
 
 
+def test_auditor_views_of_the_other_roles_are_built_once_and_stay_exact() -> None:
+    """The audit-phase views of the Investigator's and Fraudster's actions and of the evidence are built at the
+    Auditor's first look and reused while it flags; they equal a fresh build at every step, done included."""
+    env = new_env("task_3", 4)
+    propose(env, env.allowed_categories[0])
+    to_investigator(env)
+    pid = pending_ids(env)[0]
+    investigate(env, pid, TARGETS[0])
+    verdict(env, pid, "reject", 0.8)
+    to_audit(env)
+    keys = ("investigator_actions", "fraudster_proposals", "investigation_data_seen")
+    first = env.observe("auditor")
+    assert first["investigator_actions"] and first["fraudster_proposals"] and first["investigation_data_seen"]
+    for flag in ({"action_type": "flag_investigator", "flag_type": "miscalibration", "severity": 0.5},
+                 {"action_type": "flag_fraudster", "flag_type": "gibberish", "target_ad_id": pid, "severity": 0.5},
+                 {"action_type": "submit_audit_report"}):
+        env.step("auditor", flag)
+        cached = env.observe("auditor")
+        env.auditor_seen = None  # force a fresh build
+        fresh = env.observe("auditor")
+        assert json.dumps([cached[k] for k in keys], sort_keys=True) == json.dumps([fresh[k] for k in keys],
+                                                                                  sort_keys=True)
+        assert [cached[k] for k in keys] == [first[k] for k in keys]
+
+
 def test_counts_always_current() -> None:
     env = new_env("task_2", 3)
     propose(env, "saas")
