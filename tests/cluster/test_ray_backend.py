@@ -153,6 +153,9 @@ def test_debug_memory_reports_the_directory_and_every_match_actor(ray_cluster, t
         first = await backend.debug_memory(baseline=True, top=3)
         a = await backend.create("fraudster", "c-a", {"task_id": "task_1", "seed": 95},
                                  {"investigator": "scripted", "auditor": "scripted"})
+        await backend.step(a["match_id"], "fraudster", "c-a", {  # its copy is scanned for markers
+            "action_type": "propose_ad", "category": "ecommerce", "ad_copy": "Hurry, a free gift with every order"},
+            None)
         await backend.step(a["match_id"], "fraudster", "c-a", {"action_type": "end_turn"}, None)
         return first, await backend.debug_memory(top=3)
 
@@ -167,4 +170,4 @@ def test_debug_memory_reports_the_directory_and_every_match_actor(ray_cluster, t
     [actor] = [a for a in later["match_actors"] if a["host"]["matches"] == 1]
     assert isinstance(actor["heap"]["growth_kib"], float) and actor["heap"]["sites"]
     entries, bound = actor["heap"]["memo_caches"]["texts.markers"]
-    assert 0 < entries <= bound  # the match's copies were scanned for markers in that actor
+    assert 0 < entries <= bound  # the proposal's copy was scanned for markers in that actor
