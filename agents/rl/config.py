@@ -144,7 +144,8 @@ class TrainConfig:
     """Adam learning rate for PPO."""
     anneal_lr: bool = False
     """Decay the live policy's PPO learning rate linearly from ``lr`` towards 0 over the run: over the wall-clock
-    budget when ``minutes`` is set, over ``iterations`` otherwise (main exploiters keep ``lr``)."""
+    budget when ``minutes`` is set, over ``iterations`` otherwise (main exploiters keep ``lr``; a resumed run
+    starts the schedule over for its own budget)."""
     gamma: float = 1.0
     """Discount over a role's own decisions (the game is short and the reward is terminal)."""
     gae_lambda: float = 0.95
