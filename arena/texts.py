@@ -774,9 +774,11 @@ def _marker_plan(template: Template, brand_list: tuple[str, ...]) -> tuple[int, 
     (mask of the fixed text, per slot in format order (brand first) the mask of each of its words).
     """
     pieces: list[tuple[str, ...]] = []
+    fixed = 0  # the families of the template's fixed text
     for literal, field, _, _ in string.Formatter().parse(template.fmt):
         if literal:
             pieces.append((literal,))
+            fixed |= _family_mask(literal)
         if field is not None:
             pieces.append(brand_list if field == "0" else template.slots[int(field) - 1])
     if not all(w.isascii() for piece in pieces for w in piece):
@@ -795,9 +797,6 @@ def _marker_plan(template: Template, brand_list: tuple[str, ...]) -> tuple[int, 
         if len(new_tails) > _MAX_TAILS:
             return None
         tails = new_tails
-    fixed = 0
-    for literal, _, _, _ in string.Formatter().parse(template.fmt):
-        fixed |= _family_mask(literal)
     slot_masks = (tuple(_family_mask(w) for w in brand_list),
                   *(tuple(_family_mask(w) for w in vocab) for vocab in template.slots))
     return fixed, slot_masks
